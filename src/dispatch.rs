@@ -1,0 +1,263 @@
+//! Dispatch: a decoded [`Call`] in, a result or fault out, for every protocol.
+//!
+//! The order of checks is fixed here and nowhere else: look the name up, authenticate if
+//! the method needs a session, check the run right on its application, check the
+//! parameter count against the signatures, run it, and map any error to a fault once.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use groupware_api::store::{BoxFuture, Store};
+use groupware_api::{Account, Ctx, Error, Fault, Params, RequestInfo, Struct, Value};
+use tokio::sync::OnceCell;
+
+use crate::codec::Call;
+use crate::credentials::Credentials;
+use crate::registry::{Entry, Registry, Target};
+use crate::system;
+
+/// Most calls one `system.multicall` may carry.
+pub const MAX_MULTICALL: usize = 50;
+
+/// Resolves credentials and manages sessions. Implemented over storage in [`crate::auth`];
+/// dispatch only sees this interface.
+pub trait Authenticator: Send + Sync + 'static {
+    /// Turns Basic credentials (`sessionid:kp3`, or `username:password`) into the caller.
+    /// Any failure is `Error::SessionExpired`.
+    fn authenticate<'a>(
+        &'a self,
+        user: &'a str,
+        secret: &'a str,
+        request: &'a RequestInfo,
+    ) -> BoxFuture<'a, Result<Arc<Account>, Error>>;
+
+    /// `system.login`: returns `{domain, sessionid, kp3}` or `Error::LoginFailed`.
+    fn login<'a>(
+        &'a self,
+        params: &'a Struct,
+        request: &'a RequestInfo,
+    ) -> BoxFuture<'a, Result<Value, Error>>;
+
+    /// `system.logout` of the session with these tokens; false if there was none.
+    fn logout<'a>(&'a self, sessionid: &'a str, kp3: &'a str)
+    -> BoxFuture<'a, Result<bool, Error>>;
+}
+
+/// One HTTP request's worth of calling context (a multicall shares it among its calls).
+pub struct Request {
+    pub credentials: Credentials,
+    pub info: RequestInfo,
+    account: OnceCell<Option<Arc<Account>>>,
+    logins: AtomicU32,
+}
+
+impl Request {
+    pub fn new(credentials: Credentials, info: RequestInfo) -> Self {
+        Request {
+            credentials,
+            info,
+            account: OnceCell::new(),
+            logins: AtomicU32::new(0),
+        }
+    }
+
+    /// Counts a `system.login` attempt; true if this is the first of the request.
+    pub fn first_login(&self) -> bool {
+        self.logins.fetch_add(1, Ordering::Relaxed) == 0
+    }
+}
+
+/// The outcome of dispatching one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Reply {
+    pub result: Result<Value, Fault>,
+    /// The call needed a session and the request carried no credentials at all: the HTTP
+    /// layer answers 401 with a Basic challenge (KDE only sends its tokens after one).
+    pub challenge: bool,
+}
+
+/// Why a single call failed before or while running.
+enum CallError {
+    /// No credentials at all for a method that needs a session.
+    Unauthenticated,
+    Failed(Error),
+    Fault(Fault),
+}
+
+impl From<Error> for CallError {
+    fn from(error: Error) -> Self {
+        CallError::Failed(error)
+    }
+}
+
+/// The shared dispatcher.
+pub struct Dispatcher {
+    pub registry: Registry,
+    pub store: Option<Store>,
+    pub auth: Option<Arc<dyn Authenticator>>,
+}
+
+impl Dispatcher {
+    pub fn new(
+        registry: Registry,
+        store: Option<Store>,
+        auth: Option<Arc<dyn Authenticator>>,
+    ) -> Self {
+        Dispatcher {
+            registry,
+            store,
+            auth,
+        }
+    }
+
+    /// Runs one decoded call.
+    pub async fn dispatch(&self, call: Call, request: &Request) -> Reply {
+        match self.run(&call.method, call.params, request, false).await {
+            Ok(value) => Reply {
+                result: Ok(value),
+                challenge: false,
+            },
+            Err(CallError::Unauthenticated) => Reply {
+                result: Err(Fault::from(Error::SessionExpired)),
+                challenge: true,
+            },
+            Err(error) => Reply {
+                result: Err(self.to_fault(&call.method, error)),
+                challenge: false,
+            },
+        }
+    }
+
+    /// Runs a call inside `system.multicall`: each slot gets its own result or fault.
+    pub(crate) async fn dispatch_nested(
+        &self,
+        method: &str,
+        params: Vec<Value>,
+        request: &Request,
+    ) -> Result<Value, Fault> {
+        match self.run(method, params, request, true).await {
+            Ok(value) => Ok(value),
+            Err(CallError::Unauthenticated) => Err(Fault::from(Error::SessionExpired)),
+            Err(error) => Err(self.to_fault(method, error)),
+        }
+    }
+
+    fn to_fault(&self, method: &str, error: CallError) -> Fault {
+        match error {
+            CallError::Fault(fault) => fault,
+            CallError::Unauthenticated => Fault::from(Error::SessionExpired),
+            CallError::Failed(error) => {
+                if let Some(detail) = error.log_detail() {
+                    tracing::error!(method, detail, "call failed");
+                }
+                Fault::from(error)
+            }
+        }
+    }
+
+    async fn run(
+        &self,
+        method: &str,
+        params: Vec<Value>,
+        request: &Request,
+        nested: bool,
+    ) -> Result<Value, CallError> {
+        let Some(entry) = self.registry.get(method) else {
+            return Err(CallError::Failed(Error::UnknownMethod(method.to_owned())));
+        };
+        let account = if entry.flags.requires_session {
+            let account = self.require_account(request).await?;
+            if !account.may_run(entry.app) {
+                return Err(CallError::Failed(Error::AccessNotPermitted));
+            }
+            Some(account)
+        } else {
+            self.optional_account(request).await
+        };
+        if !entry.accepts_count(params.len()) {
+            return Err(CallError::Failed(Error::ParamCount(format!(
+                "{method} takes {}, got {}",
+                describe_counts(entry),
+                params.len()
+            ))));
+        }
+        tracing::debug!(method, account = account.as_ref().map(|a| a.id), "call");
+        match entry.target {
+            Target::App(handler) => {
+                let ctx = Ctx::new(account, self.store.clone(), request.info.clone());
+                Ok(handler(ctx, Params::new(params)).await?)
+            }
+            Target::Builtin(builtin) => system::run(
+                self,
+                builtin,
+                entry,
+                Params::new(params),
+                request,
+                account.as_deref(),
+                nested,
+            )
+            .await
+            .map_err(|error| match error {
+                system::BuiltinError::Failed(error) => CallError::Failed(error),
+                system::BuiltinError::Fault(fault) => CallError::Fault(fault),
+            }),
+        }
+    }
+
+    /// The caller, authenticating once per request.
+    async fn require_account(&self, request: &Request) -> Result<Arc<Account>, CallError> {
+        match &request.credentials {
+            Credentials::Absent => Err(CallError::Unauthenticated),
+            Credentials::Malformed => Err(CallError::Failed(Error::SessionExpired)),
+            Credentials::Basic { .. } => self
+                .optional_account(request)
+                .await
+                .ok_or(CallError::Failed(Error::SessionExpired)),
+        }
+    }
+
+    /// The caller if the request carries valid credentials, else anonymous.
+    pub(crate) async fn optional_account(&self, request: &Request) -> Option<Arc<Account>> {
+        let Credentials::Basic { user, secret } = &request.credentials else {
+            return None;
+        };
+        let auth = self.auth.as_ref()?;
+        request
+            .account
+            .get_or_init(|| async {
+                match auth.authenticate(user, secret, &request.info).await {
+                    Ok(account) => Some(account),
+                    Err(error) => {
+                        if let Some(detail) = error.log_detail() {
+                            tracing::error!(detail, "authentication failed on the backend");
+                        }
+                        None
+                    }
+                }
+            })
+            .await
+            .clone()
+    }
+}
+
+/// "1 parameter", "0 or 1 parameters", … from the signatures.
+fn describe_counts(entry: &Entry) -> String {
+    let mut counts: Vec<usize> = entry
+        .signatures
+        .iter()
+        .map(|sig| sig.len().saturating_sub(1))
+        .collect();
+    counts.sort_unstable();
+    counts.dedup();
+    let list = counts
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let plural = if counts == [1] {
+        "parameter"
+    } else {
+        "parameters"
+    };
+    format!("{list} {plural}")
+}

@@ -1,0 +1,21 @@
+//! groupware: an eGroupWare / phpGroupWare remote API server.
+//!
+//! A request flows through three stages with three vocabularies:
+//!
+//! - [`http`] (the only module that knows warp) enforces transport rules and hands bytes
+//!   to [`service`], which picks the codec;
+//! - [`codec`] turns bytes into a protocol-neutral [`codec::Call`] and results back into
+//!   bytes, after the hardening [`codec::prescan`];
+//! - [`dispatch`] authenticates, checks run rights and parameter counts, and runs the
+//!   method found in the [`registry`]: an application's handler or a [`system`] builtin.
+//!
+//! [`credentials`] parses the `Authorization` header; [`config`] is the command line.
+
+pub mod codec;
+pub mod config;
+pub mod credentials;
+pub mod dispatch;
+pub mod http;
+pub mod registry;
+pub mod service;
+pub mod system;
