@@ -21,6 +21,90 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (the default when no command is given).
     Serve(ServeArgs),
+    /// Apply pending database migrations and exit (the server also does this at start).
+    Migrate(DatabaseArgs),
+    /// Manage user accounts.
+    User {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Inspect and end login sessions.
+    Session {
+        #[command(flatten)]
+        database: DatabaseArgs,
+        #[command(subcommand)]
+        command: SessionCommand,
+    },
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DatabaseArgs {
+    /// `sqlite://PATH` (the default; the file and its folder are created on first start)
+    /// or `postgres://USER@HOST:PORT/DB` (add `?schema=NAME` to use a schema).
+    #[arg(long, env = "GROUPWARE_DATABASE_URL", default_value = crate::store::DEFAULT_URL)]
+    pub database: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account. Without --password-stdin a random password is generated and
+    /// printed once.
+    Add {
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Applications the account may use, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        apps: Option<Vec<String>>,
+        /// Make the account an administrator.
+        #[arg(long)]
+        admin: bool,
+        #[arg(long, default_value = "")]
+        full_name: String,
+        #[arg(long, default_value = "")]
+        email: String,
+        /// IANA time zone, e.g. Europe/Berlin.
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+    },
+    /// Set an account's password (ends its sessions).
+    Passwd {
+        name: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set the applications an account may use.
+    Apps {
+        name: String,
+        /// The complete new list, comma-separated (empty for none).
+        #[arg(long, value_delimiter = ',', num_args = 0..)]
+        set: Vec<String>,
+    },
+    /// List accounts.
+    List,
+    /// Disable an account (ends its sessions).
+    Disable { name: String },
+    /// Enable a disabled account.
+    Enable { name: String },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionCommand {
+    /// List live sessions (never their tokens).
+    List,
+    /// End a session by its number from `session list`, or all of one user's sessions.
+    Revoke {
+        /// Session number from `session list`.
+        id: Option<i64>,
+        /// End every session of this user instead.
+        #[arg(long, conflicts_with = "id")]
+        user: Option<String>,
+    },
 }
 
 /// Log output format.
@@ -36,6 +120,31 @@ pub struct ServeArgs {
     /// printed on standard output as `groupware listening on http://ADDR`.
     #[arg(long, env = "GROUPWARE_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    /// Also create the user `demo` with password `guest` and access to every application,
+    /// for trying the server out. Never use this on a server others can reach.
+    #[arg(long, env = "GROUPWARE_DEMO", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub demo: bool,
+
+    /// Seconds a session may stay unused before it expires.
+    #[arg(long, env = "GROUPWARE_SESSION_IDLE_SECS", default_value_t = 4 * 3600)]
+    pub session_idle_secs: u64,
+
+    /// Seconds after login when a session expires however busy it is.
+    #[arg(long, env = "GROUPWARE_SESSION_MAX_SECS", default_value_t = 24 * 3600)]
+    pub session_max_secs: u64,
+
+    /// Refuse a session used from another IP address than the one that logged in.
+    #[arg(long, env = "GROUPWARE_SESSION_PIN_IP", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub session_pin_ip: bool,
+
+    /// Seconds a verified session is trusted without asking the database again. A logout
+    /// or revocation made through another server process takes effect within this bound.
+    #[arg(long, env = "GROUPWARE_SESSION_CACHE_SECS", default_value_t = 5)]
+    pub session_cache_secs: u64,
 
     /// Largest accepted request body in bytes; larger bodies get HTTP 413.
     #[arg(long, env = "GROUPWARE_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]

@@ -9,13 +9,21 @@
 //! - [`dispatch`] authenticates, checks run rights and parameter counts, and runs the
 //!   method found in the [`registry`]: an application's handler or a [`system`] builtin.
 //!
-//! [`credentials`] parses the `Authorization` header; [`config`] is the command line.
+//! [`credentials`] parses the `Authorization` header and [`auth`] checks it against the
+//! sessions of [`session`] and the accounts of [`accounts`], all stored through [`store`].
+//! [`config`] is the command line; [`admin`] the `user`/`session` commands.
 
+pub mod accounts;
+pub mod admin;
+pub mod auth;
 pub mod codec;
 pub mod config;
 pub mod credentials;
+pub mod crypto;
 pub mod dispatch;
 pub mod http;
 pub mod registry;
 pub mod service;
+pub mod session;
+pub mod store;
 pub mod system;

@@ -32,12 +32,18 @@ fn golden_pairs() {
         .filter(|path| path.to_string_lossy().ends_with(".request.xml"))
         .collect();
     requests.sort();
-    assert!(requests.len() >= 15, "expected the golden corpus, found {}", requests.len());
+    assert!(
+        requests.len() >= 15,
+        "expected the golden corpus, found {}",
+        requests.len()
+    );
     let mut failures = Vec::new();
     for request_path in requests {
         let request = std::fs::read(&request_path).expect("readable request");
         let actual = render(&request);
-        let response_path = request_path.to_string_lossy().replace(".request.xml", ".response.xml");
+        let response_path = request_path
+            .to_string_lossy()
+            .replace(".request.xml", ".response.xml");
         if update {
             std::fs::write(&response_path, &actual).expect("writable expectation");
             continue;
@@ -45,8 +51,15 @@ fn golden_pairs() {
         let expected = std::fs::read_to_string(&response_path)
             .unwrap_or_else(|_| panic!("missing {response_path}; run with UPDATE_EXPECT=1"));
         if expected != actual {
-            failures.push(format!("{}\n--- expected\n{expected}\n--- actual\n{actual}", request_path.display()));
+            failures.push(format!(
+                "{}\n--- expected\n{expected}\n--- actual\n{actual}",
+                request_path.display()
+            ));
         }
     }
-    assert!(failures.is_empty(), "golden mismatches:\n{}", failures.join("\n\n"));
+    assert!(
+        failures.is_empty(),
+        "golden mismatches:\n{}",
+        failures.join("\n\n")
+    );
 }

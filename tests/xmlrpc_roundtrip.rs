@@ -22,8 +22,11 @@ fn xml_text() -> impl Strategy<Value = String> {
 
 fn moment() -> impl Strategy<Value = NaiveDateTime> {
     // Years 0001..=9999, whole seconds: what the compact wire form can express.
-    (-62_135_596_800i64..253_402_300_799i64)
-        .prop_map(|seconds| DateTime::from_timestamp(seconds, 0).map(|m| m.naive_utc()).unwrap_or_default())
+    (-62_135_596_800i64..253_402_300_799i64).prop_map(|seconds| {
+        DateTime::from_timestamp(seconds, 0)
+            .map(|m| m.naive_utc())
+            .unwrap_or_default()
+    })
 }
 
 fn scalar() -> impl Strategy<Value = Value> {
@@ -31,7 +34,9 @@ fn scalar() -> impl Strategy<Value = Value> {
         any::<i64>().prop_map(Value::Int),
         any::<bool>().prop_map(Value::Bool),
         xml_text().prop_map(Value::String),
-        any::<f64>().prop_filter("finite", |n| n.is_finite()).prop_map(Value::Double),
+        any::<f64>()
+            .prop_filter("finite", |n| n.is_finite())
+            .prop_map(Value::Double),
         moment().prop_map(Value::DateTime),
         proptest::collection::vec(any::<u8>(), 0..40).prop_map(Value::Base64),
         Just(Value::Nil),
@@ -51,7 +56,10 @@ fn value() -> impl Strategy<Value = Value> {
 fn round_trip(value: &Value) -> Value {
     let response = xmlrpc::encode_response(value).expect("encodable");
     let body = response
-        .replace("<methodResponse><params>", "<methodCall><methodName>echo</methodName><params>")
+        .replace(
+            "<methodResponse><params>",
+            "<methodCall><methodName>echo</methodName><params>",
+        )
         .replace("</params></methodResponse>", "</params></methodCall>");
     let call = xmlrpc::decode_call(body.as_bytes(), &XmlLimits::default()).expect("decodable");
     call.params.into_iter().next().expect("one param")

@@ -1,0 +1,666 @@
+//! Accounts: who may log in, with which password, and which applications they may run.
+//!
+//! Usernames are compared in one canonical form ([`canonical_username`]: trimmed,
+//! lower-cased), so `Admin` and `admin` are the same account and the same throttle key.
+//! Passwords are stored as Argon2id PHC strings (OWASP parameters m=19456 KiB, t=2, p=1);
+//! hashing runs on blocking threads, at most one per CPU at a time, so a login flood cannot
+//! exhaust memory or stall the executor. Disabling an account or changing its password
+//! revokes its sessions in the same transaction.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::{Algorithm, Argon2, Params, Version};
+use groupware_api::store::{Row, SqlValue, Store, Transaction};
+use groupware_api::{Account, Error};
+use tokio::sync::Semaphore;
+
+use crate::crypto;
+
+/// Longest password we hash or verify; anything longer is refused before any work, so a
+/// megabyte "password" cannot burn CPU (security research §3.6).
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Longest canonical username, in characters.
+pub const MAX_USERNAME_CHARS: usize = 64;
+
+/// What [`create_account`] needs. `Debug` never shows the password.
+#[derive(Clone)]
+pub struct NewAccount {
+    pub username: String,
+    /// `None` creates an account that cannot log in until a password is set.
+    pub password: Option<String>,
+    pub full_name: String,
+    pub email: String,
+    /// IANA time zone name.
+    pub timezone: String,
+    pub is_admin: bool,
+    /// Applications the account may run.
+    pub apps: Vec<String>,
+}
+
+impl Default for NewAccount {
+    fn default() -> Self {
+        NewAccount {
+            username: String::new(),
+            password: None,
+            full_name: String::new(),
+            email: String::new(),
+            timezone: "UTC".into(),
+            is_admin: false,
+            apps: Vec::new(),
+        }
+    }
+}
+
+impl std::fmt::Debug for NewAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewAccount")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "***"))
+            .field("full_name", &self.full_name)
+            .field("email", &self.email)
+            .field("timezone", &self.timezone)
+            .field("is_admin", &self.is_admin)
+            .field("apps", &self.apps)
+            .finish()
+    }
+}
+
+/// An account with its administrative state, for admin tools.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    pub account: Account,
+    pub enabled: bool,
+    /// Whether a password is set (the hash itself never leaves this module).
+    pub has_password: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// The one canonical form of a username (trimmed, lower-cased), used for storage, lookup
+/// and throttling keys alike.
+pub fn canonical_username(raw: &str) -> String {
+    raw.trim().to_lowercase()
+}
+
+/// Checks a canonical username: not empty, not too long, and free of whitespace, control
+/// characters and `:` (which would break HTTP Basic credentials).
+fn validate_username(username: &str) -> Result<(), Error> {
+    if username.is_empty() {
+        return Err(Error::invalid("username must not be empty"));
+    }
+    if username.chars().count() > MAX_USERNAME_CHARS {
+        return Err(Error::invalid(format!(
+            "username is longer than {MAX_USERNAME_CHARS} characters"
+        )));
+    }
+    if username
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == ':')
+    {
+        return Err(Error::invalid(
+            "username must not contain spaces, control characters or ':'",
+        ));
+    }
+    Ok(())
+}
+
+fn validate_password(password: &str) -> Result<(), Error> {
+    if password.is_empty() {
+        return Err(Error::invalid("password must not be empty"));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(Error::invalid(format!(
+            "password is longer than {MAX_PASSWORD_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// Canonical application names (trimmed, lower-cased, de-duplicated, sorted).
+fn canonical_apps(apps: &[String]) -> Result<Vec<String>, Error> {
+    let mut canonical = Vec::with_capacity(apps.len());
+    for app in apps {
+        let app = app.trim().to_ascii_lowercase();
+        let valid = !app.is_empty()
+            && app.len() <= 64
+            && app
+                .bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_' || byte == b'-');
+        if !valid {
+            return Err(Error::invalid(format!("invalid application name {app:?}")));
+        }
+        canonical.push(app);
+    }
+    canonical.sort();
+    canonical.dedup();
+    Ok(canonical)
+}
+
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// Creates an account and returns its id. The username must not exist yet (in canonical
+/// form); the password, if any, is hashed before the transaction starts.
+pub async fn create_account(store: &Store, new: NewAccount) -> Result<i64, Error> {
+    let username = canonical_username(&new.username);
+    validate_username(&username)?;
+    let timezone = new.timezone.trim().to_owned();
+    if timezone.is_empty() || timezone.len() > 64 {
+        return Err(Error::invalid("invalid time zone"));
+    }
+    let apps = canonical_apps(&new.apps)?;
+    let password_hash = match new.password {
+        Some(password) => {
+            validate_password(&password)?;
+            Some(hash_password(password).await?)
+        }
+        None => None,
+    };
+    let now = unix_now();
+    let mut transaction = store.begin().await?;
+    let existing = transaction
+        .query(
+            "SELECT id FROM accounts WHERE username = $1",
+            vec![username.clone().into()],
+        )
+        .await?;
+    if !existing.is_empty() {
+        return Err(Error::invalid(format!(
+            "username {username} already exists"
+        )));
+    }
+    let rows = transaction
+        .query(
+            "INSERT INTO accounts (username, full_name, email, timezone, password_hash, \
+             enabled, is_admin, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7) RETURNING id",
+            vec![
+                username.into(),
+                new.full_name.into(),
+                new.email.into(),
+                timezone.into(),
+                password_hash.into(),
+                new.is_admin.into(),
+                now.into(),
+            ],
+        )
+        .await?;
+    let id = rows
+        .first()
+        .ok_or_else(|| Error::Storage("INSERT … RETURNING id returned no row".into()))?
+        .int("id")?;
+    insert_apps(&mut *transaction, id, &apps).await?;
+    transaction.commit().await?;
+    Ok(id)
+}
+
+async fn insert_apps(
+    transaction: &mut dyn Transaction,
+    account_id: i64,
+    apps: &[String],
+) -> Result<(), Error> {
+    for app in apps {
+        transaction
+            .execute(
+                "INSERT INTO account_apps (account_id, app) VALUES ($1, $2)",
+                vec![account_id.into(), app.as_str().into()],
+            )
+            .await?;
+    }
+    Ok(())
+}
+
+const ACCOUNT_COLUMNS: &str = "id, username, full_name, email, timezone, is_admin, enabled, \
+     password_hash IS NOT NULL AS has_password, created_at, updated_at";
+
+fn record_from_row(row: &Row, apps: Vec<String>) -> Result<AccountRecord, Error> {
+    Ok(AccountRecord {
+        account: Account {
+            id: row.int("id")?,
+            username: row.text("username")?,
+            full_name: row.text("full_name")?,
+            email: row.text("email")?,
+            timezone: row.text("timezone")?,
+            is_admin: row.flag("is_admin")?,
+            apps,
+        },
+        enabled: row.flag("enabled")?,
+        has_password: row.flag("has_password")?,
+        created_at: row.int("created_at")?,
+        updated_at: row.int("updated_at")?,
+    })
+}
+
+async fn load_apps(store: &Store, account_id: i64) -> Result<Vec<String>, Error> {
+    store
+        .query(
+            "SELECT app FROM account_apps WHERE account_id = $1 ORDER BY app",
+            vec![account_id.into()],
+        )
+        .await?
+        .iter()
+        .map(|row| row.text("app"))
+        .collect()
+}
+
+async fn find_record(
+    store: &Store,
+    column: &str,
+    key: SqlValue,
+) -> Result<Option<AccountRecord>, Error> {
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts WHERE {column} = $1");
+    let rows = store.query(&sql, vec![key]).await?;
+    let Some(row) = rows.first() else {
+        return Ok(None);
+    };
+    let apps = load_apps(store, row.int("id")?).await?;
+    record_from_row(row, apps).map(Some)
+}
+
+/// The account with this username (in any case), apps loaded, whether enabled or not
+/// (admin tools must find disabled accounts to enable them).
+///
+/// Not an authorisation check: logins go through [`verify_password`] and sessions through
+/// `session::lookup_session`, which both refuse disabled accounts.
+pub async fn find_by_username(store: &Store, username: &str) -> Result<Option<Account>, Error> {
+    let record = find_record(store, "username", canonical_username(username).into()).await?;
+    Ok(record.map(|record| record.account))
+}
+
+/// The account with this id, apps loaded, whether enabled or not (see
+/// [`find_by_username`]); what request handling builds the caller from after
+/// `session::lookup_session` accepted the session. Rights are read per request, never
+/// copied into the session.
+pub async fn find_by_id(store: &Store, id: i64) -> Result<Option<Account>, Error> {
+    let record = find_record(store, "id", id.into()).await?;
+    Ok(record.map(|record| record.account))
+}
+
+/// The account with this username and its administrative state (enabled, password set,
+/// timestamps), for admin tools.
+pub async fn find_record_by_username(
+    store: &Store,
+    username: &str,
+) -> Result<Option<AccountRecord>, Error> {
+    find_record(store, "username", canonical_username(username).into()).await
+}
+
+/// Every account, enabled or not, ordered by username, for admin tools.
+pub async fn list_accounts(store: &Store) -> Result<Vec<AccountRecord>, Error> {
+    let mut apps_by_account: HashMap<i64, Vec<String>> = HashMap::new();
+    for row in store
+        .query(
+            "SELECT account_id, app FROM account_apps ORDER BY account_id, app",
+            Vec::new(),
+        )
+        .await?
+    {
+        apps_by_account
+            .entry(row.int("account_id")?)
+            .or_default()
+            .push(row.text("app")?);
+    }
+    let sql = format!("SELECT {ACCOUNT_COLUMNS} FROM accounts ORDER BY username");
+    store
+        .query(&sql, Vec::new())
+        .await?
+        .iter()
+        .map(|row| {
+            let apps = apps_by_account.remove(&row.int("id")?).unwrap_or_default();
+            record_from_row(row, apps)
+        })
+        .collect()
+}
+
+/// How many accounts exist (enabled or not); zero means the first admin must be created.
+pub async fn count_accounts(store: &Store) -> Result<i64, Error> {
+    let rows = store
+        .query("SELECT COUNT(*) AS n FROM accounts", Vec::new())
+        .await?;
+    rows.first().map_or(Ok(0), |row| row.int("n"))
+}
+
+/// Sets a new password and revokes every session of the account in the same transaction,
+/// so a stolen session does not survive a password change.
+pub async fn set_password(store: &Store, account_id: i64, password: &str) -> Result<(), Error> {
+    validate_password(password)?;
+    let hash = hash_password(password.to_owned()).await?;
+    let mut transaction = store.begin().await?;
+    let changed = transaction
+        .execute(
+            "UPDATE accounts SET password_hash = $1, updated_at = $2 WHERE id = $3",
+            vec![hash.into(), unix_now().into(), account_id.into()],
+        )
+        .await?;
+    if changed == 0 {
+        return Err(Error::NotFound(format!("account {account_id}")));
+    }
+    delete_sessions_of(&mut *transaction, account_id).await?;
+    transaction.commit().await
+}
+
+/// Replaces the applications the account may run. Takes effect on the next request,
+/// since the caller's rights are loaded per request, never copied into the session.
+pub async fn set_apps(store: &Store, account_id: i64, apps: &[String]) -> Result<(), Error> {
+    let apps = canonical_apps(apps)?;
+    let mut transaction = store.begin().await?;
+    let changed = transaction
+        .execute(
+            "UPDATE accounts SET updated_at = $1 WHERE id = $2",
+            vec![unix_now().into(), account_id.into()],
+        )
+        .await?;
+    if changed == 0 {
+        return Err(Error::NotFound(format!("account {account_id}")));
+    }
+    transaction
+        .execute(
+            "DELETE FROM account_apps WHERE account_id = $1",
+            vec![account_id.into()],
+        )
+        .await?;
+    insert_apps(&mut *transaction, account_id, &apps).await?;
+    transaction.commit().await
+}
+
+/// Enables or disables an account; disabling also deletes its sessions, in the same
+/// transaction, so it is locked out at once.
+pub async fn set_enabled(store: &Store, account_id: i64, enabled: bool) -> Result<(), Error> {
+    let mut transaction = store.begin().await?;
+    let changed = transaction
+        .execute(
+            "UPDATE accounts SET enabled = $1, updated_at = $2 WHERE id = $3",
+            vec![enabled.into(), unix_now().into(), account_id.into()],
+        )
+        .await?;
+    if changed == 0 {
+        return Err(Error::NotFound(format!("account {account_id}")));
+    }
+    if !enabled {
+        delete_sessions_of(&mut *transaction, account_id).await?;
+    }
+    transaction.commit().await
+}
+
+async fn delete_sessions_of(
+    transaction: &mut dyn Transaction,
+    account_id: i64,
+) -> Result<u64, Error> {
+    transaction
+        .execute(
+            "DELETE FROM sessions WHERE account_id = $1",
+            vec![account_id.into()],
+        )
+        .await
+}
+
+/// Checks a username and password; the enabled account on success, `None` otherwise.
+///
+/// Does the same work whether the user exists or not (an unknown, disabled or
+/// password-less account is verified against a fixed dummy hash), so response time does
+/// not reveal which usernames exist. A password longer than [`MAX_PASSWORD_BYTES`] is
+/// refused without hashing. A hash with weaker parameters than today's is replaced on
+/// success.
+pub async fn verify_password(
+    store: &Store,
+    username: &str,
+    password: &str,
+) -> Result<Option<Account>, Error> {
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Ok(None);
+    }
+    let rows = store
+        .query(
+            "SELECT id, password_hash, enabled FROM accounts WHERE username = $1",
+            vec![canonical_username(username).into()],
+        )
+        .await?;
+    let mut candidate = None;
+    if let Some(row) = rows.first()
+        && let (true, Some(hash)) = (row.flag("enabled")?, row.opt_text("password_hash")?)
+    {
+        candidate = Some((row.int("id")?, hash));
+    }
+    let stored = candidate
+        .as_ref()
+        .map_or_else(|| dummy_hash().to_owned(), |(_, hash)| hash.clone());
+    let verdict = check_password(password.to_owned(), stored).await?;
+    let Some((account_id, stored)) = candidate else {
+        return Ok(None);
+    };
+    if !verdict.matches {
+        return Ok(None);
+    }
+    if verdict.needs_rehash {
+        rehash(store, account_id, password, &stored).await;
+    }
+    find_by_id(store, account_id).await
+}
+
+/// Replaces an outdated hash; a failure is logged, not fatal, since the login is valid.
+async fn rehash(store: &Store, account_id: i64, password: &str, old_hash: &str) {
+    let result = async {
+        let hash = hash_password(password.to_owned()).await?;
+        // Only if unchanged meanwhile, so a concurrent set_password wins.
+        store
+            .execute(
+                "UPDATE accounts SET password_hash = $1 WHERE id = $2 AND password_hash = $3",
+                vec![hash.into(), account_id.into(), old_hash.into()],
+            )
+            .await
+    }
+    .await;
+    match result {
+        Ok(_) => tracing::info!(account_id, "password hash upgraded to current parameters"),
+        Err(error) => tracing::warn!(
+            account_id,
+            detail = error.log_detail().unwrap_or_default(),
+            "password hash upgrade failed"
+        ),
+    }
+}
+
+/// Argon2id with the OWASP minimum parameters (m=19456 KiB, t=2, p=1, 32-byte output),
+/// which are argon2's defaults.
+fn hasher() -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::DEFAULT)
+}
+
+/// Bounds concurrent hash computations to the number of CPUs: each takes ~19 MiB and tens
+/// of milliseconds of CPU, so an unbounded login flood would exhaust the machine.
+fn hashing_permits() -> &'static Arc<Semaphore> {
+    static PERMITS: OnceLock<Arc<Semaphore>> = OnceLock::new();
+    PERMITS.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        Arc::new(Semaphore::new(cpus))
+    })
+}
+
+/// Runs a hashing job on a blocking thread while holding a permit. The permit moves into
+/// the job, so it is held until the work really ends even if the caller gives up.
+async fn run_hashing<R: Send + 'static>(
+    job: impl FnOnce() -> R + Send + 'static,
+) -> Result<R, Error> {
+    let permit = Arc::clone(hashing_permits())
+        .acquire_owned()
+        .await
+        .map_err(|_| Error::Internal("password hashing semaphore closed".into()))?;
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        job()
+    })
+    .await
+    .map_err(|error| Error::Internal(format!("password hashing task failed: {error}")))
+}
+
+/// Hashes a password into a PHC string with a fresh 16-byte salt from the OS RNG.
+async fn hash_password(password: String) -> Result<String, Error> {
+    run_hashing(move || {
+        let mut salt = [0_u8; 16];
+        crypto::fill_random(&mut salt)?;
+        let salt = SaltString::encode_b64(&salt)
+            .map_err(|error| Error::Internal(format!("salt encoding: {error}")))?;
+        hasher()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|error| Error::Internal(format!("password hashing: {error}")))
+    })
+    .await?
+}
+
+/// The outcome of checking a password against a stored hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Verdict {
+    matches: bool,
+    /// The hash uses another algorithm or weaker parameters than [`hasher`].
+    needs_rehash: bool,
+}
+
+async fn check_password(password: String, stored: String) -> Result<Verdict, Error> {
+    run_hashing(move || verify_blocking(password.as_bytes(), &stored)).await
+}
+
+fn verify_blocking(password: &[u8], stored: &str) -> Verdict {
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        tracing::warn!("stored password hash is not a PHC string; treating as mismatch");
+        // Same work as a real check, so a broken row is not distinguishable by timing.
+        if let Ok(dummy) = PasswordHash::new(dummy_hash()) {
+            let _ = hasher().verify_password(password, &dummy);
+        }
+        return Verdict {
+            matches: false,
+            needs_rehash: false,
+        };
+    };
+    let matches = hasher().verify_password(password, &parsed).is_ok();
+    Verdict {
+        matches,
+        needs_rehash: matches && is_outdated(&parsed),
+    }
+}
+
+/// Whether a hash is weaker than what we would produce today.
+fn is_outdated(hash: &PasswordHash<'_>) -> bool {
+    if hash.algorithm != Algorithm::Argon2id.ident() {
+        return true;
+    }
+    let Ok(params) = Params::try_from(hash) else {
+        return true;
+    };
+    let current = Params::DEFAULT;
+    params.m_cost() < current.m_cost()
+        || params.t_cost() < current.t_cost()
+        || hash.version != Some(Version::V0x13.into())
+}
+
+/// A valid hash with today's parameters, of a password nobody knows, computed once; what
+/// unknown users are checked against so they cost the same as real ones.
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        // The salt need not be random: nothing is ever meant to match this hash.
+        SaltString::encode_b64(b"groupware-dummy!")
+            .ok()
+            .and_then(|salt| {
+                hasher()
+                    .hash_password(b"no account has this password", &salt)
+                    .ok()
+                    .map(|hash| hash.to_string())
+            })
+            .unwrap_or_default()
+    })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_have_one_canonical_form() {
+        assert_eq!(canonical_username("  Admin \t"), "admin");
+        assert_eq!(canonical_username("ÄRGER"), "ärger");
+        assert!(validate_username("alice@example.org").is_ok());
+        assert!(validate_username("").is_err());
+        assert!(validate_username("a b").is_err());
+        assert!(validate_username("a:b").is_err());
+        assert!(validate_username("a\u{0}b").is_err());
+        assert!(validate_username(&"x".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn parameters_are_the_owasp_minimum() {
+        let params = Params::DEFAULT;
+        assert_eq!(
+            (params.m_cost(), params.t_cost(), params.p_cost()),
+            (19_456, 2, 1)
+        );
+        let dummy_output = PasswordHash::new(dummy_hash()).unwrap().hash.unwrap();
+        assert_eq!(dummy_output.len(), 32, "32-byte output");
+        let dummy = PasswordHash::new(dummy_hash()).unwrap();
+        assert!(!is_outdated(&dummy));
+        assert!(dummy_hash().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+    }
+
+    #[test]
+    fn apps_are_canonical() {
+        assert_eq!(
+            canonical_apps(&[" Calendar".into(), "addressbook".into(), "calendar".into()]).unwrap(),
+            vec!["addressbook".to_owned(), "calendar".to_owned()]
+        );
+        assert!(canonical_apps(&[String::new()]).is_err());
+        assert!(canonical_apps(&["a;b".into()]).is_err());
+    }
+
+    #[tokio::test]
+    async fn hashes_verify_and_weak_ones_need_rehash() {
+        let hash = hash_password("correct horse".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
+        let good = check_password("correct horse".into(), hash.clone())
+            .await
+            .unwrap();
+        assert_eq!(
+            good,
+            Verdict {
+                matches: true,
+                needs_rehash: false
+            }
+        );
+        let bad = check_password("wrong".into(), hash).await.unwrap();
+        assert!(!bad.matches);
+
+        let weak = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(1024, 1, 1, None).unwrap(),
+        );
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        let weak_hash = weak.hash_password(b"pw", &salt).unwrap().to_string();
+        let verdict = check_password("pw".into(), weak_hash).await.unwrap();
+        assert_eq!(
+            verdict,
+            Verdict {
+                matches: true,
+                needs_rehash: true
+            }
+        );
+        let garbage = check_password("pw".into(), "md5:abc".into()).await.unwrap();
+        assert!(!garbage.matches);
+    }
+
+    #[test]
+    fn debug_hides_the_password() {
+        let new = NewAccount {
+            username: "alice".into(),
+            password: Some("hunter2".into()),
+            ..NewAccount::default()
+        };
+        let shown = format!("{new:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(shown.contains("***"));
+    }
+}

@@ -1,0 +1,459 @@
+//! The SQLite backend: a deadpool-sqlite pool of rusqlite connections.
+//!
+//! rusqlite is synchronous, so every statement runs inside `Object::interact`, on tokio's
+//! blocking threads, never on the async executor. Each new connection gets the durability
+//! pragmas from security research §4.1 (`journal_mode=WAL`, `synchronous=FULL`,
+//! `foreign_keys=ON`, a 5 s busy timeout). PostgreSQL-style placeholders (`$1`) are
+//! rewritten to SQLite's numbered form (`?1`) outside literals and comments, because SQLite
+//! would treat `$1` as a *named* parameter and number it by first appearance.
+
+use std::borrow::Cow;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use deadpool_sqlite::rusqlite::types::{Value, ValueRef};
+use deadpool_sqlite::rusqlite::{self, Connection, params_from_iter};
+use deadpool_sqlite::{Config, Hook, HookError, Object, Pool, Runtime};
+use groupware_api::Error;
+use groupware_api::store::{Backend, BoxFuture, Database, Row, SqlValue, Store, Transaction};
+
+use super::{Dialect, POOL_TIMEOUT, StoreError, is_identifier_byte, skip_non_code};
+
+/// How long a connection waits for another writer's lock before failing with "busy".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections per file database. SQLite has one writer at a time (WAL lets readers run
+/// alongside), so a handful is plenty.
+const POOL_SIZE: usize = 8;
+
+/// Where the database lives.
+pub(super) enum Location {
+    File(PathBuf),
+    /// One private in-memory database; the pool has a single connection, since every new
+    /// connection to `:memory:` would be a different, empty database.
+    Memory,
+}
+
+/// Opens the pool and one connection (so a bad path fails now, not on the first request).
+pub(super) async fn open(location: Location) -> Result<Store, StoreError> {
+    let (path, size) = match location {
+        Location::File(path) => (path, POOL_SIZE),
+        Location::Memory => (PathBuf::from(":memory:"), 1),
+    };
+    let pool = Config::new(path)
+        .builder(Runtime::Tokio1)
+        .map_err(|never| match never {})?
+        .max_size(size)
+        .wait_timeout(Some(POOL_TIMEOUT))
+        .create_timeout(Some(POOL_TIMEOUT))
+        .recycle_timeout(Some(POOL_TIMEOUT))
+        .post_create(Hook::async_fn(|connection, _| {
+            Box::pin(async move {
+                connection
+                    .interact(apply_pragmas)
+                    .await
+                    .map_err(|error| HookError::message(error.to_string()))?
+                    .map_err(HookError::Backend)
+            })
+        }))
+        .pre_recycle(Hook::sync_fn(|connection, _| {
+            // A connection must come back idle. One that is still inside a transaction
+            // (a dropped transaction whose rollback never ran) or still busy on a blocking
+            // thread (a cancelled call) is discarded; closing it rolls back.
+            match connection.try_lock() {
+                Ok(guard) if guard.is_autocommit() => Ok(()),
+                Ok(_) => Err(HookError::message(
+                    "SQLite connection left inside a transaction",
+                )),
+                Err(_) => Err(HookError::message("SQLite connection still busy")),
+            }
+        }))
+        .build()
+        .map_err(|error| StoreError::Connect(format!("SQLite pool: {error}")))?;
+    let probe = pool
+        .get()
+        .await
+        .map_err(|error| StoreError::Connect(format!("SQLite: {error}")))?;
+    drop(probe);
+    Ok(Arc::new(SqliteStore { pool }))
+}
+
+/// Per-connection settings; `journal_mode` and `synchronous` are what make a returned
+/// commit durable (security research §4.1).
+fn apply_pragmas(connection: &mut Connection) -> rusqlite::Result<()> {
+    connection.busy_timeout(BUSY_TIMEOUT)?;
+    connection.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+    )
+}
+
+/// The [`Database`] implementation for SQLite.
+struct SqliteStore {
+    pool: Pool,
+}
+
+impl SqliteStore {
+    async fn connection(&self) -> Result<Object, Error> {
+        self.pool
+            .get()
+            .await
+            .map_err(|error| Error::Storage(format!("SQLite pool: {error}")))
+    }
+}
+
+impl Database for SqliteStore {
+    fn backend(&self) -> Backend {
+        Backend::Sqlite
+    }
+
+    fn query<'a>(
+        &'a self,
+        sql: &'a str,
+        params: Vec<SqlValue>,
+    ) -> BoxFuture<'a, Result<Vec<Row>, Error>> {
+        Box::pin(async move {
+            let sql = translate_placeholders(sql).into_owned();
+            let connection = self.connection().await?;
+            interact(&connection, move |conn| run_query(conn, &sql, params)).await
+        })
+    }
+
+    fn execute<'a>(
+        &'a self,
+        sql: &'a str,
+        params: Vec<SqlValue>,
+    ) -> BoxFuture<'a, Result<u64, Error>> {
+        Box::pin(async move {
+            let sql = translate_placeholders(sql).into_owned();
+            let connection = self.connection().await?;
+            interact(&connection, move |conn| run_execute(conn, &sql, params)).await
+        })
+    }
+
+    fn begin(&self) -> BoxFuture<'_, Result<Box<dyn Transaction>, Error>> {
+        Box::pin(async move {
+            let connection = self.connection().await?;
+            // IMMEDIATE takes the write lock now, so two writers queue on busy_timeout
+            // instead of one failing half-way with SQLITE_BUSY on lock upgrade.
+            interact(&connection, |conn| {
+                conn.execute_batch("BEGIN IMMEDIATE").map_err(sqlite_error)
+            })
+            .await?;
+            Ok(Box::new(SqliteTransaction {
+                connection: Some(connection),
+                failed: false,
+            }) as Box<dyn Transaction>)
+        })
+    }
+}
+
+/// A transaction on a pooled connection of its own. Dropping it without commit rolls back
+/// (on a background task); the pool's recycle check is the second line of defence.
+struct SqliteTransaction {
+    connection: Option<Object>,
+    /// Set when a statement failed or was cancelled: PostgreSQL aborts the whole
+    /// transaction then, and we make SQLite behave the same so commit means the same thing
+    /// on both backends.
+    failed: bool,
+}
+
+impl SqliteTransaction {
+    async fn run<R: Send + 'static>(
+        &mut self,
+        work: impl FnOnce(&mut Connection) -> Result<R, Error> + Send + 'static,
+    ) -> Result<R, Error> {
+        let connection = self.connection.as_ref().ok_or_else(finished)?;
+        // Stays set if this future is dropped mid-statement.
+        let failed_before = std::mem::replace(&mut self.failed, true);
+        let result = interact(connection, work).await;
+        if result.is_ok() {
+            self.failed = failed_before;
+        }
+        result
+    }
+}
+
+fn finished() -> Error {
+    Error::Internal("transaction already finished".into())
+}
+
+impl Transaction for SqliteTransaction {
+    fn query<'a>(
+        &'a mut self,
+        sql: &'a str,
+        params: Vec<SqlValue>,
+    ) -> BoxFuture<'a, Result<Vec<Row>, Error>> {
+        Box::pin(async move {
+            let sql = translate_placeholders(sql).into_owned();
+            self.run(move |conn| run_query(conn, &sql, params)).await
+        })
+    }
+
+    fn execute<'a>(
+        &'a mut self,
+        sql: &'a str,
+        params: Vec<SqlValue>,
+    ) -> BoxFuture<'a, Result<u64, Error>> {
+        Box::pin(async move {
+            let sql = translate_placeholders(sql).into_owned();
+            self.run(move |conn| run_execute(conn, &sql, params)).await
+        })
+    }
+
+    fn commit(mut self: Box<Self>) -> BoxFuture<'static, Result<(), Error>> {
+        // The transaction moves into the future: if the future is dropped before it
+        // finishes, the transaction's Drop rolls back.
+        Box::pin(async move {
+            let failed = self.failed;
+            let connection = self.connection.as_ref().ok_or_else(finished)?;
+            let outcome = interact(connection, move |conn| {
+                if failed {
+                    roll_back_if_open(conn).map_err(sqlite_error)?;
+                    return Err(Error::Storage(
+                        "transaction rolled back: an earlier statement failed".into(),
+                    ));
+                }
+                conn.execute_batch("COMMIT").map_err(|error| {
+                    // Best effort: the pool's recycle check discards the connection if this
+                    // fails too.
+                    let _ = roll_back_if_open(conn);
+                    sqlite_error(error)
+                })
+            })
+            .await;
+            // The connection has left the transaction one way or the other.
+            self.connection = None;
+            outcome
+        })
+    }
+}
+
+impl Drop for SqliteTransaction {
+    fn drop(&mut self) {
+        let Some(connection) = self.connection.take() else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let outcome = connection.interact(roll_back_if_open).await;
+                if !matches!(outcome, Ok(Ok(()))) {
+                    tracing::warn!("SQLite rollback of a dropped transaction failed");
+                    // Never hand this connection out again; closing it rolls back.
+                    drop(Object::take(connection));
+                }
+            });
+        }
+        // Without a runtime the connection goes back to the pool as it is; the recycle
+        // check finds it inside a transaction and discards it.
+    }
+}
+
+fn roll_back_if_open(connection: &mut Connection) -> rusqlite::Result<()> {
+    if connection.is_autocommit() {
+        Ok(())
+    } else {
+        connection.execute_batch("ROLLBACK")
+    }
+}
+
+/// Runs `work` on the connection's blocking thread.
+async fn interact<R: Send + 'static>(
+    connection: &Object,
+    work: impl FnOnce(&mut Connection) -> Result<R, Error> + Send + 'static,
+) -> Result<R, Error> {
+    connection
+        .interact(work)
+        .await
+        .map_err(|error| Error::Storage(format!("SQLite worker: {error}")))?
+}
+
+fn sqlite_error(error: rusqlite::Error) -> Error {
+    Error::Storage(format!("SQLite: {error}"))
+}
+
+fn run_query(connection: &Connection, sql: &str, params: Vec<SqlValue>) -> Result<Vec<Row>, Error> {
+    let mut statement = connection.prepare_cached(sql).map_err(sqlite_error)?;
+    let columns: Arc<[String]> = statement
+        .column_names()
+        .into_iter()
+        .map(String::from)
+        .collect();
+    let mut rows = statement
+        .query(params_from_iter(params.into_iter().map(to_sqlite)))
+        .map_err(sqlite_error)?;
+    let mut result = Vec::new();
+    while let Some(row) = rows.next().map_err(sqlite_error)? {
+        let values = (0..columns.len())
+            .map(|index| {
+                row.get_ref(index)
+                    .map_err(sqlite_error)
+                    .and_then(from_sqlite)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        result.push(Row::new(Arc::clone(&columns), values));
+    }
+    Ok(result)
+}
+
+/// Runs a statement and returns how many rows it changed; for a statement that returns
+/// rows (`INSERT … RETURNING`, `SELECT`) the number of rows, as PostgreSQL reports it.
+fn run_execute(connection: &Connection, sql: &str, params: Vec<SqlValue>) -> Result<u64, Error> {
+    let mut statement = connection.prepare_cached(sql).map_err(sqlite_error)?;
+    let params = params_from_iter(params.into_iter().map(to_sqlite));
+    if statement.column_count() == 0 {
+        let changed = statement.execute(params).map_err(sqlite_error)?;
+        return Ok(u64::try_from(changed).unwrap_or(u64::MAX));
+    }
+    let mut rows = statement.query(params).map_err(sqlite_error)?;
+    let mut count = 0_u64;
+    while rows.next().map_err(sqlite_error)?.is_some() {
+        count += 1;
+    }
+    Ok(count)
+}
+
+fn to_sqlite(value: SqlValue) -> Value {
+    match value {
+        SqlValue::Null => Value::Null,
+        SqlValue::Int(number) => Value::Integer(number),
+        SqlValue::Float(number) => Value::Real(number),
+        SqlValue::Text(text) => Value::Text(text),
+        SqlValue::Blob(bytes) => Value::Blob(bytes),
+    }
+}
+
+fn from_sqlite(value: ValueRef<'_>) -> Result<SqlValue, Error> {
+    Ok(match value {
+        ValueRef::Null => SqlValue::Null,
+        ValueRef::Integer(number) => SqlValue::Int(number),
+        ValueRef::Real(number) => SqlValue::Float(number),
+        ValueRef::Text(bytes) => SqlValue::Text(
+            String::from_utf8(bytes.to_vec())
+                .map_err(|_| Error::Storage("SQLite: a text column is not UTF-8".into()))?,
+        ),
+        ValueRef::Blob(bytes) => SqlValue::Blob(bytes.to_vec()),
+    })
+}
+
+/// Rewrites `$1`, `$2`, … to `?1`, `?2`, … outside string literals, quoted identifiers
+/// and comments, so queries are written once for both backends.
+pub(super) fn translate_placeholders(sql: &str) -> Cow<'_, str> {
+    if !sql.contains('$') {
+        return Cow::Borrowed(sql);
+    }
+    let bytes = sql.as_bytes();
+    let mut translated = String::with_capacity(sql.len());
+    let mut copied = 0;
+    let mut index = 0;
+    while index < bytes.len() {
+        if let Some(end) = skip_non_code(bytes, index, Dialect::Sqlite) {
+            index = end;
+            continue;
+        }
+        let is_placeholder = bytes[index] == b'$'
+            && bytes.get(index + 1).is_some_and(u8::is_ascii_digit)
+            && (index == 0 || !is_identifier_byte(bytes[index - 1]));
+        if is_placeholder {
+            translated.push_str(&sql[copied..index]);
+            translated.push('?');
+            copied = index + 1;
+        }
+        index += 1;
+    }
+    translated.push_str(&sql[copied..]);
+    Cow::Owned(translated)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_are_translated_outside_literals() {
+        assert_eq!(
+            translate_placeholders("SELECT * FROM t WHERE a = $1 AND b = $12"),
+            "SELECT * FROM t WHERE a = ?1 AND b = ?12"
+        );
+        assert_eq!(
+            translate_placeholders("SELECT '$1', \"$2\", [$3], `$4`, $5 -- $6\n, $7 /* $8 */"),
+            "SELECT '$1', \"$2\", [$3], `$4`, ?5 -- $6\n, ?7 /* $8 */"
+        );
+        assert_eq!(
+            translate_placeholders("SELECT 'it''s $1', $2"),
+            "SELECT 'it''s $1', ?2"
+        );
+        assert_eq!(
+            translate_placeholders("SELECT $a, x$1, $"),
+            "SELECT $a, x$1, $"
+        );
+        assert_eq!(translate_placeholders("SELECT 'é', $1"), "SELECT 'é', ?1");
+        assert_eq!(translate_placeholders("SELECT '$1"), "SELECT '$1");
+        assert!(matches!(
+            translate_placeholders("SELECT 1"),
+            Cow::Borrowed("SELECT 1")
+        ));
+    }
+
+    #[tokio::test]
+    async fn pragmas_are_set_on_every_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(Location::File(dir.path().join("p.db"))).await.unwrap();
+        let rows = store
+            .query(
+                "SELECT journal_mode, synchronous, foreign_keys, timeout \
+                 FROM pragma_journal_mode, pragma_synchronous, pragma_foreign_keys, \
+                 pragma_busy_timeout",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let row = &rows[0];
+        assert_eq!(row.text("journal_mode").unwrap(), "wal");
+        assert_eq!(row.int("synchronous").unwrap(), 2, "FULL");
+        assert_eq!(row.int("foreign_keys").unwrap(), 1);
+        assert_eq!(row.int("timeout").unwrap(), 5000);
+    }
+
+    #[tokio::test]
+    async fn values_round_trip_with_their_types() {
+        let store = open(Location::Memory).await.unwrap();
+        let rows = store
+            .query(
+                "SELECT $1 AS i, $2 AS f, $3 AS t, $4 AS b, $5 AS n",
+                vec![
+                    SqlValue::Int(i64::MIN),
+                    SqlValue::Float(1.5),
+                    SqlValue::Text("x'; DROP TABLE y; --".into()),
+                    SqlValue::Blob(vec![0, 255, 1]),
+                    SqlValue::Null,
+                ],
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            rows[0].values(),
+            &[
+                SqlValue::Int(i64::MIN),
+                SqlValue::Float(1.5),
+                SqlValue::Text("x'; DROP TABLE y; --".into()),
+                SqlValue::Blob(vec![0, 255, 1]),
+                SqlValue::Null,
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn stacked_statements_are_refused() {
+        let store = open(Location::Memory).await.unwrap();
+        let error = store
+            .execute(
+                "CREATE TABLE a (x INTEGER); CREATE TABLE b (y INTEGER)",
+                vec![],
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error, Error::Storage(_)), "{error:?}");
+    }
+}

@@ -1,0 +1,1128 @@
+//! The storage layer and the account/session repositories, on both backends.
+//!
+//! Every check is an `async fn(Store)` run twice: on SQLite in a temporary directory
+//! (`sqlite::…` tests) and on PostgreSQL (`postgres::…` tests) at
+//! `GROUPWARE_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`), where
+//! each test gets a schema of its own (`gw_test_<random>`) that is dropped afterwards, also
+//! when the test fails. When PostgreSQL is unreachable the PostgreSQL tests print
+//! "SKIPPED PostgreSQL tests" and pass, except under `CI=true`, where they fail.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use deadpool_postgres::tokio_postgres;
+use groupware::accounts::{self, NewAccount};
+use groupware::session;
+use groupware::store::{self, Backend, SqlValue, Store, StoreError};
+use groupware_api::Error;
+
+const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+// ---------------------------------------------------------------------------------------
+// Fixtures
+// ---------------------------------------------------------------------------------------
+
+/// Opens and migrates a store, checking that the first migration run applies everything.
+async fn migrated(url: &str) -> Store {
+    let store = store::open(url).await.unwrap();
+    let applied = store::migrate(&store).await.unwrap();
+    let expected: Vec<String> = store::MIGRATIONS
+        .iter()
+        .map(|migration| migration.name.to_owned())
+        .collect();
+    assert_eq!(applied, expected);
+    store
+}
+
+async fn sqlite_store() -> (tempfile::TempDir, Store) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("gw.db").display());
+    let store = migrated(&url).await;
+    (dir, store)
+}
+
+/// A PostgreSQL schema that is dropped when this guard is, even while a failing test
+/// unwinds.
+struct Schema {
+    base_url: String,
+    name: String,
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        let url = self.base_url.clone();
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name);
+        // Drop may run inside the test's runtime, which must not be blocked on; use a
+        // thread with a runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|error| error.to_string())?;
+            runtime.block_on(async {
+                let client = admin_client(&url).await?;
+                client
+                    .batch_execute(&sql)
+                    .await
+                    .map_err(|error| error.to_string())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test schema {}: {dropped:?}", self.name);
+        }
+    }
+}
+
+async fn admin_client(url: &str) -> Result<tokio_postgres::Client, String> {
+    let mut config: tokio_postgres::Config = url.parse().map_err(|error| format!("{error}"))?;
+    config.connect_timeout(Duration::from_secs(5));
+    let (client, connection) = config
+        .connect(tokio_postgres::NoTls)
+        .await
+        .map_err(|error| {
+            let cause = std::error::Error::source(&error).map(ToString::to_string);
+            format!("{error}: {}", cause.unwrap_or_default())
+        })?;
+    tokio::spawn(connection);
+    Ok(client)
+}
+
+/// A migrated store in a fresh schema, or `None` (after a loud note) when PostgreSQL is
+/// unreachable outside CI.
+async fn postgres_store() -> Option<(Schema, Store)> {
+    let base_url = std::env::var("GROUPWARE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
+    let admin = match admin_client(&base_url).await {
+        Ok(client) => client,
+        Err(error) => {
+            if std::env::var("CI").is_ok_and(|value| value == "true") {
+                panic!("PostgreSQL is required when CI=true but is unreachable: {error}");
+            }
+            eprintln!(
+                "SKIPPED PostgreSQL tests: cannot connect (set GROUPWARE_TEST_DATABASE_URL, \
+                 default {DEFAULT_POSTGRES_URL}): {error}"
+            );
+            return None;
+        }
+    };
+    let token = groupware::crypto::generate_token().unwrap();
+    let schema = Schema {
+        base_url: base_url.clone(),
+        name: format!("gw_test_{}", &token[..16]),
+    };
+    admin
+        .batch_execute(&format!("CREATE SCHEMA {}", schema.name))
+        .await
+        .unwrap();
+    let separator = if base_url.contains('?') { '&' } else { '?' };
+    let url = format!("{base_url}{separator}schema={}", schema.name);
+    let store = migrated(&url).await;
+    Some((schema, store))
+}
+
+/// Runs each named `async fn(Store)` as a SQLite test and a PostgreSQL test.
+macro_rules! on_both_backends {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let (_dir, store) = super::sqlite_store().await;
+                    super::$check(store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    if let Some((_schema, store)) = super::postgres_store().await {
+                        super::$check(store).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    migrations_are_idempotent,
+    accounts_create_find_list_disable,
+    passwords_verify_good_bad_unknown,
+    weak_password_hashes_are_upgraded,
+    sessions_create_lookup_logout,
+    sessions_expire_idle_and_absolute,
+    sessions_are_capped_per_account,
+    sessions_are_listed_and_revoked,
+    sessions_table_holds_no_raw_tokens,
+    concurrent_logins_all_succeed,
+    login_failures_are_counted,
+    dropped_transaction_rolls_back,
+    failed_statement_poisons_commit,
+    placeholders_are_translated,
+    integers_bind_to_every_integer_column,
+    strings_and_blobs_round_trip_exactly,
+);
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+async fn create_user(store: &Store, username: &str, password: &str, apps: &[&str]) -> i64 {
+    accounts::create_account(
+        store,
+        NewAccount {
+            username: username.into(),
+            password: Some(password.into()),
+            full_name: format!("{username} Example"),
+            email: format!("{username}@example.org"),
+            apps: apps.iter().map(|app| (*app).to_owned()).collect(),
+            ..NewAccount::default()
+        },
+    )
+    .await
+    .unwrap()
+}
+
+async fn count(store: &Store, sql: &str, params: Vec<SqlValue>) -> i64 {
+    store.query(sql, params).await.unwrap()[0].int("n").unwrap()
+}
+
+const IDLE: i64 = 3600;
+const ABSOLUTE: i64 = 86_400;
+
+// ---------------------------------------------------------------------------------------
+// Checks
+// ---------------------------------------------------------------------------------------
+
+async fn migrations_are_idempotent(store: Store) {
+    assert!(store::migrate(&store).await.unwrap().is_empty());
+    assert!(store::migrate(&store).await.unwrap().is_empty());
+    let rows = store
+        .query(
+            "SELECT version, name FROM schema_migrations ORDER BY version",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), store::MIGRATIONS.len());
+    for (row, migration) in rows.iter().zip(store::MIGRATIONS) {
+        assert_eq!(row.int("version").unwrap(), migration.version);
+        assert_eq!(row.text("name").unwrap(), migration.name);
+    }
+    for table in ["accounts", "account_apps", "sessions", "login_failures"] {
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        assert_eq!(count(&store, &sql, vec![]).await, 0, "{table}");
+    }
+}
+
+async fn accounts_create_find_list_disable(store: Store) {
+    assert_eq!(accounts::count_accounts(&store).await.unwrap(), 0);
+    let alice = create_user(&store, "  Alice ", "pw-alice", &["calendar", "addressbook"]).await;
+    let bob = create_user(&store, "bob", "pw-bob", &[]).await;
+    assert_ne!(alice, bob);
+    assert_eq!(accounts::count_accounts(&store).await.unwrap(), 2);
+
+    let found = accounts::find_by_username(&store, "ALICE")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(found.id, alice);
+    assert_eq!(found.username, "alice");
+    assert_eq!(found.full_name, "  Alice  Example");
+    assert_eq!(found.email, "  Alice @example.org");
+    assert_eq!(found.timezone, "UTC");
+    assert!(!found.is_admin);
+    assert_eq!(found.apps, vec!["addressbook", "calendar"]);
+    assert_eq!(
+        accounts::find_by_id(&store, alice).await.unwrap(),
+        Some(found)
+    );
+    assert_eq!(
+        accounts::find_by_username(&store, "carol").await.unwrap(),
+        None
+    );
+    assert_eq!(accounts::find_by_id(&store, 999_999).await.unwrap(), None);
+
+    let duplicate = accounts::create_account(
+        &store,
+        NewAccount {
+            username: "ALICE".into(),
+            ..NewAccount::default()
+        },
+    )
+    .await;
+    assert!(
+        matches!(duplicate, Err(Error::InvalidParams(_))),
+        "{duplicate:?}"
+    );
+    let invalid = accounts::create_account(
+        &store,
+        NewAccount {
+            username: "a:b".into(),
+            ..NewAccount::default()
+        },
+    )
+    .await;
+    assert!(
+        matches!(invalid, Err(Error::InvalidParams(_))),
+        "{invalid:?}"
+    );
+
+    accounts::set_apps(
+        &store,
+        bob,
+        &["notes".into(), "Notes".into(), "infolog".into()],
+    )
+    .await
+    .unwrap();
+    let listing = accounts::list_accounts(&store).await.unwrap();
+    let names: Vec<&str> = listing
+        .iter()
+        .map(|r| r.account.username.as_str())
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
+    assert_eq!(listing[1].account.apps, vec!["infolog", "notes"]);
+    assert!(
+        listing
+            .iter()
+            .all(|record| record.enabled && record.has_password)
+    );
+
+    // Disabling locks the account out and ends its sessions.
+    let (sessionid, kp3) = session::create_session(&store, bob, None, None, 50)
+        .await
+        .unwrap();
+    accounts::set_enabled(&store, bob, false).await.unwrap();
+    let record = accounts::find_record_by_username(&store, "bob")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!record.enabled);
+    assert!(
+        accounts::verify_password(&store, "bob", "pw-bob")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        session::lookup_session(&store, &sessionid, &kp3, IDLE, ABSOLUTE, now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    accounts::set_enabled(&store, bob, true).await.unwrap();
+    assert!(
+        accounts::verify_password(&store, "bob", "pw-bob")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(matches!(
+        accounts::set_enabled(&store, 999_999, false).await,
+        Err(Error::NotFound(_))
+    ));
+}
+
+async fn passwords_verify_good_bad_unknown(store: Store) {
+    let id = create_user(&store, "carol", "correct horse battery staple", &["notes"]).await;
+    let good = accounts::verify_password(&store, " Carol", "correct horse battery staple")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(good.id, id);
+    assert_eq!(good.apps, vec!["notes"]);
+    for (username, password) in [
+        ("carol", "correct horse battery stapl"),
+        ("carol", ""),
+        ("nobody", "correct horse battery staple"),
+        ("", ""),
+    ] {
+        assert!(
+            accounts::verify_password(&store, username, password)
+                .await
+                .unwrap()
+                .is_none(),
+            "{username}/{password}"
+        );
+    }
+    let huge = "x".repeat(accounts::MAX_PASSWORD_BYTES + 1);
+    assert!(
+        accounts::verify_password(&store, "carol", &huge)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // An account without a password cannot log in.
+    accounts::create_account(
+        &store,
+        NewAccount {
+            username: "nopass".into(),
+            ..NewAccount::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert!(
+        accounts::verify_password(&store, "nopass", "")
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // Changing the password revokes sessions and replaces the old one.
+    let (sessionid, kp3) = session::create_session(&store, id, None, None, 50)
+        .await
+        .unwrap();
+    accounts::set_password(&store, id, "new secret")
+        .await
+        .unwrap();
+    assert!(
+        session::lookup_session(&store, &sessionid, &kp3, IDLE, ABSOLUTE, now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        accounts::verify_password(&store, "carol", "correct horse battery staple")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        accounts::verify_password(&store, "carol", "new secret")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(matches!(
+        accounts::set_password(&store, id, "").await,
+        Err(Error::InvalidParams(_))
+    ));
+}
+
+async fn weak_password_hashes_are_upgraded(store: Store) {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let id = create_user(&store, "dave", "placeholder", &[]).await;
+    let weak = argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::new(1024, 1, 1, None).unwrap(),
+    )
+    .hash_password(
+        b"old password",
+        &SaltString::encode_b64(b"0123456789abcdef").unwrap(),
+    )
+    .unwrap()
+    .to_string();
+    store
+        .execute(
+            "UPDATE accounts SET password_hash = $1 WHERE id = $2",
+            vec![weak.clone().into(), id.into()],
+        )
+        .await
+        .unwrap();
+    assert!(
+        accounts::verify_password(&store, "dave", "old password")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    let stored = store
+        .query(
+            "SELECT password_hash FROM accounts WHERE id = $1",
+            vec![id.into()],
+        )
+        .await
+        .unwrap()[0]
+        .text("password_hash")
+        .unwrap();
+    assert_ne!(stored, weak);
+    assert!(
+        stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
+        "{stored}"
+    );
+    assert!(
+        accounts::verify_password(&store, "dave", "old password")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+async fn sessions_create_lookup_logout(store: Store) {
+    let id = create_user(&store, "erin", "pw", &[]).await;
+    let (sessionid, kp3) =
+        session::create_session(&store, id, Some("192.0.2.7"), Some("test-agent/1.0"), 50)
+            .await
+            .unwrap();
+    assert!(groupware::crypto::is_token(&sessionid));
+    assert!(groupware::crypto::is_token(&kp3));
+    assert_ne!(sessionid, kp3);
+
+    let start = now();
+    let record = session::lookup_session(&store, &sessionid, &kp3, IDLE, ABSOLUTE, start)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.account_id, id);
+    assert_eq!(record.login_ip.as_deref(), Some("192.0.2.7"));
+
+    // Wrong, swapped or malformed credentials find nothing, and do not end the session.
+    let other = groupware::crypto::generate_token().unwrap();
+    for (user, secret) in [
+        (sessionid.as_str(), other.as_str()),
+        (kp3.as_str(), sessionid.as_str()),
+        (other.as_str(), kp3.as_str()),
+        (sessionid.as_str(), &kp3.to_uppercase()),
+        (sessionid.as_str(), ""),
+        ("' OR 1=1 --", kp3.as_str()),
+    ] {
+        assert!(
+            session::lookup_session(&store, user, secret, IDLE, ABSOLUTE, start)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+    assert!(
+        session::lookup_session(&store, &sessionid, &kp3, IDLE, ABSOLUTE, start)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    // last_seen moves only after more than a minute.
+    let seen = record.last_seen;
+    assert!(
+        !session::touch_session(&store, record.session_row_id, seen, seen + 60)
+            .await
+            .unwrap()
+    );
+    assert!(
+        session::touch_session(&store, record.session_row_id, seen, seen + 61)
+            .await
+            .unwrap()
+    );
+    let again = session::lookup_session(&store, &sessionid, &kp3, IDLE, ABSOLUTE, seen + 61)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(again.last_seen, seen + 61);
+
+    // Logout needs both tokens, and is final.
+    assert!(
+        !session::delete_session(&store, &sessionid, &other)
+            .await
+            .unwrap()
+    );
+    assert!(
+        session::delete_session(&store, &sessionid, &kp3)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !session::delete_session(&store, &sessionid, &kp3)
+            .await
+            .unwrap()
+    );
+    assert!(
+        session::lookup_session(&store, &sessionid, &kp3, IDLE, ABSOLUTE, start)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn sessions_expire_idle_and_absolute(store: Store) {
+    let id = create_user(&store, "frank", "pw", &[]).await;
+    let sessions_of = |store: Store| async move {
+        count(
+            &store,
+            "SELECT COUNT(*) AS n FROM sessions WHERE account_id = $1",
+            vec![id.into()],
+        )
+        .await
+    };
+
+    // Idle: exactly at the limit still works; one second later it is gone for good.
+    let (sessionid, kp3) = session::create_session(&store, id, None, None, 50)
+        .await
+        .unwrap();
+    let record = session::lookup_session(&store, &sessionid, &kp3, IDLE, ABSOLUTE, now())
+        .await
+        .unwrap()
+        .unwrap();
+    let limit = record.last_seen + IDLE;
+    assert!(
+        session::lookup_session(&store, &sessionid, &kp3, IDLE, ABSOLUTE, limit)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        session::lookup_session(&store, &sessionid, &kp3, IDLE, ABSOLUTE, limit + 1)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(sessions_of(store.clone()).await, 0, "expired row deleted");
+
+    // Absolute: expires even while in constant use.
+    let (sessionid, kp3) = session::create_session(&store, id, None, None, 50)
+        .await
+        .unwrap();
+    let record = session::lookup_session(&store, &sessionid, &kp3, IDLE, ABSOLUTE, now())
+        .await
+        .unwrap()
+        .unwrap();
+    let late = record.created_at + ABSOLUTE + 1;
+    assert!(
+        session::touch_session(&store, record.session_row_id, record.last_seen, late - 10)
+            .await
+            .unwrap()
+    );
+    assert!(
+        session::lookup_session(&store, &sessionid, &kp3, IDLE, ABSOLUTE, late - 1)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        session::lookup_session(&store, &sessionid, &kp3, IDLE, ABSOLUTE, late)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(sessions_of(store.clone()).await, 0);
+
+    // Housekeeping removes what lookups would refuse, and nothing else.
+    let (old_id, old_kp3) = session::create_session(&store, id, None, None, 50)
+        .await
+        .unwrap();
+    let (fresh_id, fresh_kp3) = session::create_session(&store, id, None, None, 50)
+        .await
+        .unwrap();
+    let fresh = session::lookup_session(&store, &fresh_id, &fresh_kp3, IDLE, ABSOLUTE, now())
+        .await
+        .unwrap()
+        .unwrap();
+    let later = fresh.last_seen + IDLE + 1;
+    session::touch_session(&store, fresh.session_row_id, fresh.last_seen, later)
+        .await
+        .unwrap();
+    assert_eq!(
+        session::purge_expired(&store, IDLE, ABSOLUTE, later)
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(
+        session::lookup_session(&store, &old_id, &old_kp3, IDLE, ABSOLUTE, fresh.last_seen)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        session::lookup_session(&store, &fresh_id, &fresh_kp3, IDLE, ABSOLUTE, later)
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+async fn sessions_are_capped_per_account(store: Store) {
+    let id = create_user(&store, "grace", "pw", &[]).await;
+    let other = create_user(&store, "heidi", "pw", &[]).await;
+    let (other_sessionid, other_kp3) = session::create_session(&store, other, None, None, 3)
+        .await
+        .unwrap();
+    let mut issued = Vec::new();
+    for _ in 0..5 {
+        issued.push(
+            session::create_session(&store, id, None, None, 3)
+                .await
+                .unwrap(),
+        );
+    }
+    let live: Vec<bool> = {
+        let mut live = Vec::new();
+        for (sessionid, kp3) in &issued {
+            live.push(
+                session::lookup_session(&store, sessionid, kp3, IDLE, ABSOLUTE, now())
+                    .await
+                    .unwrap()
+                    .is_some(),
+            );
+        }
+        live
+    };
+    assert_eq!(
+        live,
+        [false, false, true, true, true],
+        "oldest evicted first"
+    );
+    assert!(
+        session::lookup_session(&store, &other_sessionid, &other_kp3, IDLE, ABSOLUTE, now())
+            .await
+            .unwrap()
+            .is_some(),
+        "another account's sessions are untouched"
+    );
+}
+
+async fn sessions_are_listed_and_revoked(store: Store) {
+    let ivan = create_user(&store, "ivan", "pw", &[]).await;
+    let judy = create_user(&store, "judy", "pw", &[]).await;
+    let (ivan_1, ivan_1_kp3) = session::create_session(&store, ivan, Some("2001:db8::1"), None, 50)
+        .await
+        .unwrap();
+    let (ivan_2, ivan_2_kp3) = session::create_session(&store, ivan, None, Some("agent"), 50)
+        .await
+        .unwrap();
+    let (judy_1, judy_1_kp3) = session::create_session(&store, judy, None, None, 50)
+        .await
+        .unwrap();
+
+    let listing = session::list_sessions(&store).await.unwrap();
+    assert_eq!(listing.len(), 3);
+    let mut users: Vec<&str> = listing.iter().map(|s| s.username.as_str()).collect();
+    users.sort_unstable();
+    assert_eq!(users, ["ivan", "ivan", "judy"]);
+    assert!(
+        listing
+            .iter()
+            .any(|s| s.login_ip.as_deref() == Some("2001:db8::1"))
+    );
+    assert!(
+        listing
+            .iter()
+            .any(|s| s.user_agent.as_deref() == Some("agent"))
+    );
+    let debug = format!("{listing:?}");
+    for token in [
+        &ivan_1,
+        &ivan_1_kp3,
+        &ivan_2,
+        &ivan_2_kp3,
+        &judy_1,
+        &judy_1_kp3,
+    ] {
+        assert!(!debug.contains(token.as_str()));
+    }
+
+    let judy_row = listing.iter().find(|s| s.username == "judy").unwrap().id;
+    assert!(session::revoke_session(&store, judy_row).await.unwrap());
+    assert!(!session::revoke_session(&store, judy_row).await.unwrap());
+    assert!(
+        session::lookup_session(&store, &judy_1, &judy_1_kp3, IDLE, ABSOLUTE, now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        session::revoke_user_sessions(&store, ivan).await.unwrap(),
+        2
+    );
+    assert!(session::list_sessions(&store).await.unwrap().is_empty());
+}
+
+async fn sessions_table_holds_no_raw_tokens(store: Store) {
+    let id = create_user(&store, "mallory", "pw", &[]).await;
+    let mut tokens = Vec::new();
+    for _ in 0..5 {
+        let (sessionid, kp3) =
+            session::create_session(&store, id, Some("198.51.100.1"), Some("ua"), 50)
+                .await
+                .unwrap();
+        tokens.push(sessionid);
+        tokens.push(kp3);
+    }
+    let rows = store.query("SELECT * FROM sessions", vec![]).await.unwrap();
+    assert_eq!(rows.len(), 5);
+    let mut dump = String::new();
+    for row in &rows {
+        for value in row.values() {
+            dump.push_str(&format!("{value:?}|"));
+        }
+    }
+    for token in &tokens {
+        assert!(!dump.contains(token.as_str()), "raw token stored");
+        let digest = groupware::crypto::sha256_hex(token);
+        assert!(dump.contains(&digest), "digest of every token stored");
+    }
+}
+
+async fn concurrent_logins_all_succeed(store: Store) {
+    let id = create_user(&store, "niaj", "pw", &[]).await;
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { session::create_session(&store, id, None, None, 100).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    assert_eq!(
+        count(
+            &store,
+            "SELECT COUNT(*) AS n FROM sessions WHERE account_id = $1",
+            vec![id.into()]
+        )
+        .await,
+        16
+    );
+}
+
+async fn login_failures_are_counted(store: Store) {
+    let t = 1_700_000_000;
+    for at in [t, t + 10, t + 20] {
+        session::record_login_failure(&store, "user:olivia", at)
+            .await
+            .unwrap();
+    }
+    session::record_login_failure(&store, "ip:192.0.2.1", t + 20)
+        .await
+        .unwrap();
+    assert_eq!(
+        session::count_login_failures(&store, "user:olivia", t)
+            .await
+            .unwrap(),
+        3
+    );
+    assert_eq!(
+        session::count_login_failures(&store, "user:olivia", t + 10)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        session::count_login_failures(&store, "user:olivia", t + 21)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        session::count_login_failures(&store, "user:nobody", t)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        session::purge_login_failures(&store, t + 10).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        session::clear_login_failures(&store, "user:olivia")
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        session::count_login_failures(&store, "user:olivia", 0)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        session::count_login_failures(&store, "ip:192.0.2.1", 0)
+            .await
+            .unwrap(),
+        1
+    );
+}
+
+async fn dropped_transaction_rolls_back(store: Store) {
+    store
+        .execute("CREATE TABLE t_rollback (x BIGINT NOT NULL)", vec![])
+        .await
+        .unwrap();
+    {
+        let mut transaction = store.begin().await.unwrap();
+        transaction
+            .execute("INSERT INTO t_rollback (x) VALUES ($1)", vec![1_i64.into()])
+            .await
+            .unwrap();
+        let inside = transaction
+            .query("SELECT COUNT(*) AS n FROM t_rollback", vec![])
+            .await
+            .unwrap();
+        assert_eq!(inside[0].int("n").unwrap(), 1, "visible inside");
+        // Dropped here without commit.
+    }
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) AS n FROM t_rollback", vec![]).await,
+        0
+    );
+
+    // The connection and its write lock are released: further writes work at once.
+    for round in 0..3_i64 {
+        let mut transaction = store.begin().await.unwrap();
+        transaction
+            .execute("INSERT INTO t_rollback (x) VALUES ($1)", vec![round.into()])
+            .await
+            .unwrap();
+        transaction.commit().await.unwrap();
+    }
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) AS n FROM t_rollback", vec![]).await,
+        3
+    );
+
+    // A multi-row write that fails half-way (here on a foreign key) leaves nothing.
+    let before = accounts::count_accounts(&store).await.unwrap();
+    let failed: Result<(), Error> = async {
+        let mut transaction = store.begin().await?;
+        transaction
+            .execute(
+                "INSERT INTO accounts (username, created_at, updated_at) VALUES ($1, 0, 0)",
+                vec!["half-way".into()],
+            )
+            .await?;
+        transaction
+            .execute(
+                "INSERT INTO account_apps (account_id, app) VALUES ($1, $2)",
+                vec![999_999_i64.into(), "notes".into()],
+            )
+            .await?;
+        transaction.commit().await
+    }
+    .await;
+    assert!(matches!(failed, Err(Error::Storage(_))), "{failed:?}");
+    assert_eq!(accounts::count_accounts(&store).await.unwrap(), before);
+}
+
+async fn failed_statement_poisons_commit(store: Store) {
+    store
+        .execute("CREATE TABLE t_poison (x BIGINT NOT NULL UNIQUE)", vec![])
+        .await
+        .unwrap();
+    let mut transaction = store.begin().await.unwrap();
+    transaction
+        .execute("INSERT INTO t_poison (x) VALUES ($1)", vec![1_i64.into()])
+        .await
+        .unwrap();
+    let duplicate = transaction
+        .execute("INSERT INTO t_poison (x) VALUES ($1)", vec![1_i64.into()])
+        .await;
+    assert!(matches!(duplicate, Err(Error::Storage(_))), "{duplicate:?}");
+    let committed = transaction.commit().await;
+    assert!(matches!(committed, Err(Error::Storage(_))), "{committed:?}");
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) AS n FROM t_poison", vec![]).await,
+        0
+    );
+}
+
+async fn placeholders_are_translated(store: Store) {
+    let rows = store
+        .query(
+            "SELECT $2 AS second, $1 AS first, '$1' AS literal, \"quoted $1\".v AS quoted, \
+             $2 AS second_again /* $3 */ -- $4\n FROM (SELECT 'x' AS v) \"quoted $1\"",
+            vec!["one".into(), "two".into()],
+        )
+        .await
+        .unwrap();
+    let row = &rows[0];
+    assert_eq!(row.text("second").unwrap(), "two");
+    assert_eq!(row.text("first").unwrap(), "one");
+    assert_eq!(row.text("literal").unwrap(), "$1");
+    assert_eq!(row.text("quoted").unwrap(), "x");
+    assert_eq!(row.text("second_again").unwrap(), "two");
+
+    // Too few parameters is an error, never a silent NULL.
+    let error = store
+        .query("SELECT $1 AS a, $2 AS b", vec![1_i64.into()])
+        .await;
+    assert!(matches!(error, Err(Error::Storage(_))), "{error:?}");
+}
+
+async fn integers_bind_to_every_integer_column(store: Store) {
+    store
+        .execute(
+            "CREATE TABLE t_types (small SMALLINT, normal INTEGER, big BIGINT, \
+             flag BOOLEAN, ratio DOUBLE PRECISION, label TEXT)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    store
+        .execute(
+            "INSERT INTO t_types (small, normal, big, flag, ratio, label) \
+             VALUES ($1, $2, $3, $4, $5, $6)",
+            vec![
+                SqlValue::Int(-32_768),
+                SqlValue::Int(2_147_483_647),
+                SqlValue::Int(i64::MAX),
+                SqlValue::from(true),
+                SqlValue::Int(3),
+                SqlValue::Null,
+            ],
+        )
+        .await
+        .unwrap();
+    let rows = store
+        .query(
+            "SELECT small, normal, big, flag, ratio, label FROM t_types WHERE normal = $1 \
+             AND small = $2 AND flag = $3",
+            vec![2_147_483_647_i64.into(), (-32_768_i64).into(), true.into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let row = &rows[0];
+    assert_eq!(row.int("small").unwrap(), -32_768);
+    assert_eq!(row.int("normal").unwrap(), 2_147_483_647);
+    assert_eq!(row.int("big").unwrap(), i64::MAX);
+    assert!(row.flag("flag").unwrap());
+    assert_eq!(row.opt_float("ratio").unwrap(), Some(3.0));
+    assert_eq!(row.opt_text("label").unwrap(), None);
+
+    // Aggregates come back as numbers on both backends (PostgreSQL's SUM is numeric).
+    let sums = store
+        .query(
+            "SELECT SUM(normal) AS total, SUM(big) AS big_total, COUNT(*) AS n, \
+             AVG(small) AS mean FROM t_types",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(sums[0].int("total").unwrap(), 2_147_483_647);
+    assert_eq!(sums[0].int("big_total").unwrap(), i64::MAX);
+    assert_eq!(sums[0].int("n").unwrap(), 1);
+    assert_eq!(sums[0].opt_float("mean").unwrap(), Some(-32_768.0));
+
+    if store.backend() == Backend::Postgres {
+        // Out of range for the column's type: refused before it reaches the server.
+        let error = store
+            .execute(
+                "INSERT INTO t_types (normal) VALUES ($1)",
+                vec![SqlValue::Int(i64::from(i32::MAX) + 1)],
+            )
+            .await;
+        assert!(matches!(error, Err(Error::Storage(_))), "{error:?}");
+        let error = store
+            .execute(
+                "INSERT INTO t_types (big) VALUES ($1)",
+                vec![SqlValue::Text("12".into())],
+            )
+            .await;
+        assert!(matches!(error, Err(Error::Storage(_))), "{error:?}");
+    }
+}
+
+async fn strings_and_blobs_round_trip_exactly(store: Store) {
+    store
+        .execute(
+            "CREATE TABLE t_text (id BIGINT NOT NULL, body TEXT, data BYTEA)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let samples = [
+        "",
+        "O'Brien",
+        "''",
+        "Robert'); DROP TABLE t_text;--",
+        "\"double\" and `back` and [bracket]",
+        "back\\slash \\' \\\\",
+        "$1 ?1 :name @p %s {}",
+        "$$ dollar $tag$ quotes $tag$",
+        "-- not a comment /* nor this */",
+        "; SELECT 1;",
+        "line\nbreak\r\ntab\tend",
+        "ünïcödé ✓ 🎉 中文 \u{200b}",
+        "  leading and trailing spaces  ",
+        "%_ LIKE wildcards",
+    ];
+    let blob: Vec<u8> = (0..=255).collect();
+    for (index, sample) in samples.iter().enumerate() {
+        store
+            .execute(
+                "INSERT INTO t_text (id, body, data) VALUES ($1, $2, $3)",
+                vec![
+                    i64::try_from(index).unwrap().into(),
+                    (*sample).into(),
+                    blob.clone().into(),
+                ],
+            )
+            .await
+            .unwrap();
+    }
+    let rows = store
+        .query("SELECT id, body, data FROM t_text ORDER BY id", vec![])
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), samples.len());
+    for (row, sample) in rows.iter().zip(samples) {
+        assert_eq!(row.text("body").unwrap().as_bytes(), sample.as_bytes());
+        assert_eq!(
+            row.opt_blob("data").unwrap().as_deref(),
+            Some(blob.as_slice())
+        );
+    }
+    // And they work as lookup keys.
+    for sample in samples {
+        let found = store
+            .query(
+                "SELECT COUNT(*) AS n FROM t_text WHERE body = $1",
+                vec![sample.into()],
+            )
+            .await
+            .unwrap();
+        assert_eq!(found[0].int("n").unwrap(), 1, "{sample:?}");
+    }
+    // The table survived the injection-looking sample.
+    assert_eq!(
+        count(&store, "SELECT COUNT(*) AS n FROM t_text", vec![]).await,
+        i64::try_from(samples.len()).unwrap()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Opening
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn unreachable_postgres_fails_fast() {
+    let started = std::time::Instant::now();
+    let result = store::open("postgres://postgres@127.0.0.1:1/test").await;
+    assert!(
+        matches!(result, Err(StoreError::Connect(_))),
+        "{:?}",
+        result.err()
+    );
+    assert!(started.elapsed() < Duration::from_secs(15));
+}
+
+#[tokio::test]
+async fn sqlite_memory_store_works() {
+    let store = migrated("sqlite::memory:").await;
+    let id = create_user(&store, "mem", "pw", &[]).await;
+    assert_eq!(
+        accounts::verify_password(&store, "mem", "pw")
+            .await
+            .unwrap()
+            .map(|account| account.id),
+        Some(id)
+    );
+}
+
+#[tokio::test]
+async fn typo_scheme_is_refused_without_creating_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data").join("groupware.db");
+    let error = store::open(&format!("sqlte://{}", path.display()))
+        .await
+        .err()
+        .unwrap();
+    assert!(error.to_string().contains("sqlite://"), "{error}");
+    assert!(!dir.path().join("data").exists());
+}
