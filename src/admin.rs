@@ -266,7 +266,7 @@ pub async fn bootstrap(store: &Store, demo: bool) -> anyhow::Result<()> {
             .map_err(storage)?
             .is_none()
     {
-        accounts::create_account(
+        let demo_id = accounts::create_account(
             store,
             NewAccount {
                 username: "demo".into(),
@@ -280,6 +280,9 @@ pub async fn bootstrap(store: &Store, demo: bool) -> anyhow::Result<()> {
         )
         .await
         .map_err(storage)?;
+        groupware_addressbook::seed_demo_contacts(store, demo_id)
+            .await
+            .map_err(storage)?;
         println!("created the demo account: username demo, password guest");
     }
     Ok(())

@@ -96,7 +96,7 @@ impl Auth {
     fn cached(&self, key: &str, ip: Option<IpAddr>) -> Option<Arc<Account>> {
         let cache = self.cache.lock().ok()?;
         let entry = cache.get(key)?;
-        if entry.verified_at.elapsed() > self.config.cache_ttl
+        if entry.verified_at.elapsed() > self.config.cache_ttl.min(self.config.idle_timeout)
             || !self.ip_allowed(entry.login_ip.as_deref(), ip)
         {
             return None;

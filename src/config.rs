@@ -26,14 +26,14 @@ pub enum Command {
     /// Manage user accounts.
     User {
         #[command(flatten)]
-        database: DatabaseArgs,
+        database: GlobalDatabaseArgs,
         #[command(subcommand)]
         command: UserCommand,
     },
     /// Inspect and end login sessions.
     Session {
         #[command(flatten)]
-        database: DatabaseArgs,
+        database: GlobalDatabaseArgs,
         #[command(subcommand)]
         command: SessionCommand,
     },
@@ -46,6 +46,23 @@ pub struct DatabaseArgs {
     /// or `postgres://USER@HOST:PORT/DB` (add `?schema=NAME` to use a schema).
     #[arg(long, env = "GROUPWARE_DATABASE_URL", default_value = crate::store::DEFAULT_URL)]
     pub database: String,
+}
+
+/// [`DatabaseArgs`] for command groups: `--database` may follow the subcommand too
+/// (`groupware user add alice --database …`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct GlobalDatabaseArgs {
+    /// `sqlite://PATH` (the default) or `postgres://USER@HOST:PORT/DB[?schema=NAME]`.
+    #[arg(long, global = true, env = "GROUPWARE_DATABASE_URL", default_value = crate::store::DEFAULT_URL)]
+    pub database: String,
+}
+
+impl From<GlobalDatabaseArgs> for DatabaseArgs {
+    fn from(args: GlobalDatabaseArgs) -> Self {
+        DatabaseArgs {
+            database: args.database,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]

@@ -13,7 +13,7 @@ use tokio::sync::OnceCell;
 
 use crate::codec::Call;
 use crate::credentials::Credentials;
-use crate::registry::{Entry, Registry, Target};
+use crate::registry::{Builtin, Entry, Registry, Target};
 use crate::system;
 
 /// Most calls one `system.multicall` may carry.
@@ -171,8 +171,15 @@ impl Dispatcher {
                 return Err(CallError::Failed(Error::AccessNotPermitted));
             }
             Some(account)
+        } else if matches!(request.credentials, Credentials::Absent)
+            || matches!(entry.target, Target::Builtin(Builtin::Login))
+        {
+            None
         } else {
-            self.optional_account(request).await
+            // Credentials that do not work are refused even where none are needed: a
+            // client that believes it holds a session must learn that it is gone
+            // (`system.login` alone ignores stale credentials, so a client can log in again).
+            Some(self.require_account(request).await?)
         };
         if !entry.accepts_count(params.len()) {
             return Err(CallError::Failed(Error::ParamCount(format!(

@@ -15,7 +15,18 @@ use groupware::registry::Registry;
 use groupware::service::Service;
 use tracing_subscriber::EnvFilter;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> std::process::ExitCode {
+    match run() {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            // One readable line (with its causes), not a debug dump with a backtrace.
+            eprintln!("groupware: {error:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -32,12 +43,12 @@ fn main() -> anyhow::Result<()> {
         }),
         Some(Command::User { database, command }) => runtime.block_on(async {
             init_logging(LogFormat::Text);
-            let store = open_store(&database).await?;
+            let store = open_store(&database.into()).await?;
             groupware::admin::run_user_command(&store, command).await
         }),
         Some(Command::Session { database, command }) => runtime.block_on(async {
             init_logging(LogFormat::Text);
-            let store = open_store(&database).await?;
+            let store = open_store(&database.into()).await?;
             groupware::admin::run_session_command(&store, command).await
         }),
     }
@@ -82,6 +93,7 @@ fn init_logging(format: LogFormat) {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
     let mut tables = Vec::new();
+    tables.push(groupware_addressbook::methods());
     if args.enable_interop {
         tables.push(groupware_interop::methods());
     }

@@ -163,7 +163,7 @@ pub const SESSION_METHODS: &[(&str, Builtin, &[&[&str]], &str)] = &[
     (
         "system.logout",
         Builtin::Logout,
-        &[&["struct", "struct"]],
+        &[&["struct", "struct"], &["struct"]],
         "Ends a session. Takes {sessionid, kp3} (or uses the request's own Basic credentials); returns {GOODBYE: 'XOXO'}.",
     ),
 ];

@@ -49,7 +49,10 @@ macro_rules! migration {
 }
 
 /// Every migration, in version order. Applications add theirs here.
-pub static MIGRATIONS: &[Migration] = &[migration!(1, "V1__core_accounts")];
+pub static MIGRATIONS: &[Migration] = &[
+    migration!(1, "V1__core_accounts"),
+    migration!(2, "V2__addressbook_contacts"),
+];
 
 const CREATE_HISTORY: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\
      version BIGINT PRIMARY KEY, \

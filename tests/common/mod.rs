@@ -615,3 +615,339 @@ pub fn assert_fault(result: &Result<Value, Fault>, code: i32, context: &str) {
         Ok(value) => panic!("{context}: wanted fault {code}, got result {value:?}"),
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// Servers on a database of the test's choice, credentials, PostgreSQL schemas, the CLI
+
+/// What `groupware serve` printed on stdout before its listening line (first-start
+/// messages such as the generated administrator password).
+pub struct Startup {
+    pub stdout: String,
+}
+
+impl Server {
+    /// Starts `groupware serve --listen 127.0.0.1:0 --database <database> <args…>` with the
+    /// extra environment `envs` (and without any inherited `GROUPWARE_*` variable), and
+    /// returns it with what it printed on stdout before listening.
+    ///
+    /// Unlike [`Server::start`] the database is the caller's: a SQLite file in a directory
+    /// the test keeps (so it can restart on it) or a PostgreSQL schema.
+    pub fn launch(database: &str, args: &[&str], envs: &[(&str, &str)]) -> (Server, Startup) {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_groupware"));
+        for (name, _) in std::env::vars() {
+            if name.starts_with("GROUPWARE_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--database", database])
+            .args(args)
+            .envs(envs.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command.spawn().unwrap_or_else(|error| {
+            panic!("cannot run {}: {error}", env!("CARGO_BIN_EXE_groupware"))
+        });
+
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let stderr_pipe = child.stderr.take().expect("stderr is piped");
+        let stderr_sink = Arc::clone(&stderr);
+        let stderr_thread = thread::spawn(move || drain_into(stderr_pipe, &stderr_sink));
+        let stdout_pipe = child.stdout.take().expect("stdout is piped");
+        let (lines_tx, lines_rx) = mpsc::channel::<String>();
+        thread::spawn(move || {
+            let mut reader = BufReader::new(stdout_pipe);
+            let mut line = Vec::new();
+            loop {
+                line.clear();
+                match reader.read_until(b'\n', &mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let _ = lines_tx.send(String::from_utf8_lossy(&line).into_owned());
+                    }
+                }
+            }
+        });
+
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        let mut stdout_seen = String::new();
+        let url = loop {
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            match lines_rx.recv_timeout(remaining) {
+                Ok(line) => {
+                    if let Some(at) = line.find(LISTENING) {
+                        let url = line[at + LISTENING.len()..].trim().to_owned();
+                        assert!(
+                            url.starts_with("http://127.0.0.1:") && url.len() > 17,
+                            "unexpected listening line {line:?}"
+                        );
+                        break url;
+                    }
+                    stdout_seen.push_str(&line);
+                }
+                Err(error) => {
+                    let _ = child.kill();
+                    let status = child.wait();
+                    let _ = stderr_thread.join();
+                    panic!(
+                        "groupware did not print {LISTENING:?} ({error:?}, {status:?})\n\
+                         --- stdout ---\n{stdout_seen}\n--- stderr ---\n{}",
+                        lock(&stderr)
+                    );
+                }
+            }
+        };
+        let client = Client::builder()
+            .timeout(REQUEST_TIMEOUT)
+            .no_proxy()
+            .build()
+            .expect("HTTP client");
+        let server = Server {
+            child,
+            url,
+            stderr,
+            client,
+            _dir: dir,
+        };
+        (
+            server,
+            Startup {
+                stdout: stdout_seen,
+            },
+        )
+    }
+
+    /// POSTs an XML-RPC call to `/xmlrpc` with the given `Authorization` header values
+    /// (none, one, or several) and returns the status, headers and the decoded answer.
+    /// The body must be a conforming XML-RPC response whatever the status.
+    pub fn call_with_authorization(
+        &self,
+        method: &str,
+        params: &[Value],
+        authorization: &[&str],
+    ) -> (StatusCode, HeaderMap, Result<Value, Fault>) {
+        let mut request = self
+            .client
+            .post(format!("{}/xmlrpc", self.url))
+            .header("Content-Type", "text/xml")
+            .body(encode_call(method, params));
+        for value in authorization {
+            request = request.header("Authorization", *value);
+        }
+        let (status, headers, text) = self.send(request);
+        let decoded = parse_response(&text).unwrap_or_else(|error| {
+            panic!("the response is not a valid XML-RPC response: {error}\n{text}")
+        });
+        (status, headers, decoded)
+    }
+
+    /// Calls `method` with `Authorization: Basic base64(user:secret)`, asserting HTTP 200.
+    pub fn call_as(
+        &self,
+        user: &str,
+        secret: &str,
+        method: &str,
+        params: &[Value],
+    ) -> Result<Value, Fault> {
+        let header = basic_authorization(user, secret);
+        let (status, _, result) = self.call_with_authorization(method, params, &[&header]);
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{method} with credentials: {result:?}"
+        );
+        result
+    }
+
+    /// `system.login` with a username and password: `Ok((sessionid, kp3))` or the fault.
+    pub fn try_login(&self, username: &str, password: &str) -> Result<(String, String), Fault> {
+        let members = Value::structure([
+            ("username", Value::from(username)),
+            ("password", Value::from(password)),
+        ]);
+        let value = self.call("system.login", &[members])?;
+        let Value::Struct(members) = value else {
+            panic!("system.login returned {value:?}")
+        };
+        let text = |name: &str| match members.get(name) {
+            Some(Value::String(text)) => text.clone(),
+            other => panic!("system.login member {name}: {other:?}"),
+        };
+        assert_eq!(text("domain"), "default");
+        Ok((text("sessionid"), text("kp3")))
+    }
+
+    /// `system.login` that must succeed.
+    #[track_caller]
+    pub fn login(&self, username: &str, password: &str) -> (String, String) {
+        self.try_login(username, password)
+            .unwrap_or_else(|fault| panic!("login as {username} failed: {fault:?}"))
+    }
+}
+
+/// `Basic base64(user:secret)`.
+pub fn basic_authorization(user: &str, secret: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:{secret}"))
+    )
+}
+
+/// Asserts a fault with exactly this code and message.
+#[track_caller]
+pub fn assert_fault_message(
+    result: &Result<Value, Fault>,
+    code: i32,
+    message: &str,
+    context: &str,
+) {
+    match result {
+        Err(fault) => assert_eq!(
+            (fault.code, fault.message.as_str()),
+            (code, message),
+            "{context}"
+        ),
+        Ok(value) => panic!("{context}: wanted fault {code} {message:?}, got {value:?}"),
+    }
+}
+
+/// Whether `CI=true`: then missing services fail the run instead of being skipped.
+pub fn on_ci() -> bool {
+    std::env::var("CI").is_ok_and(|value| value == "true")
+}
+
+/// The PostgreSQL the tests use: `GROUPWARE_TEST_DATABASE_URL`, or the local default.
+pub fn postgres_base_url() -> String {
+    std::env::var("GROUPWARE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// A fresh PostgreSQL schema `gw_test_<random>`, dropped (with everything in it) when the
+/// guard is, also while a failing test unwinds.
+pub struct PgSchema {
+    base_url: String,
+    pub name: String,
+}
+
+impl PgSchema {
+    /// Creates the schema, or returns `None` after a loud SKIPPED line when PostgreSQL is
+    /// unreachable (a panic under `CI=true`). `test` names the caller in that line.
+    pub fn create(test: &str) -> Option<PgSchema> {
+        let base_url = postgres_base_url();
+        let token = groupware::crypto::generate_token().expect("random token");
+        let name = format!("gw_test_{}", &token[..16]);
+        match pg_execute(&base_url, format!("CREATE SCHEMA {name}")) {
+            Ok(()) => Some(PgSchema { base_url, name }),
+            Err(error) => {
+                if on_ci() {
+                    panic!("PostgreSQL is required when CI=true but is unreachable: {error}");
+                }
+                eprintln!(
+                    "\n!!!!!!!! SKIPPED {test}: PostgreSQL unreachable at {} (set \
+                     GROUPWARE_TEST_DATABASE_URL): {error} !!!!!!!!\n",
+                    postgres_base_url()
+                );
+                None
+            }
+        }
+    }
+
+    /// The server's `--database` URL for this schema.
+    pub fn url(&self) -> String {
+        let separator = if self.base_url.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
+        format!("{}{separator}schema={}", self.base_url, self.name)
+    }
+}
+
+impl Drop for PgSchema {
+    fn drop(&mut self) {
+        let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name);
+        if let Err(error) = pg_execute(&self.base_url, sql) {
+            eprintln!("could not drop test schema {}: {error}", self.name);
+        }
+    }
+}
+
+/// Runs one SQL batch on its own thread and runtime (callers may be inside a runtime).
+fn pg_execute(url: &str, sql: String) -> Result<(), String> {
+    use deadpool_postgres::tokio_postgres;
+    let url = url.to_owned();
+    thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|error| error.to_string())?;
+        runtime.block_on(async {
+            let mut config: tokio_postgres::Config =
+                url.parse().map_err(|error| format!("{error}"))?;
+            config.connect_timeout(Duration::from_secs(5));
+            let (client, connection) =
+                config
+                    .connect(tokio_postgres::NoTls)
+                    .await
+                    .map_err(|error| {
+                        let cause = std::error::Error::source(&error).map(ToString::to_string);
+                        format!("{error}: {}", cause.unwrap_or_default())
+                    })?;
+            let connection = tokio::spawn(connection);
+            let result = client
+                .batch_execute(&sql)
+                .await
+                .map_err(|error| error.to_string());
+            drop(client);
+            let _ = connection.await;
+            result
+        })
+    })
+    .join()
+    .map_err(|_| "the PostgreSQL helper thread panicked".to_owned())?
+}
+
+/// Runs `groupware <args…> --database <database>` to completion (no inherited
+/// `GROUPWARE_*` variables), feeding `stdin` if given.
+pub fn run_cli(args: &[&str], database: &str, stdin: Option<&str>) -> Output {
+    use std::io::Write as _;
+    let mut command = Command::new(env!("CARGO_BIN_EXE_groupware"));
+    for (name, _) in std::env::vars() {
+        if name.starts_with("GROUPWARE_") {
+            command.env_remove(name);
+        }
+    }
+    let mut child = command
+        .args(args)
+        .args(["--database", database])
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|error| panic!("cannot run groupware {args:?}: {error}"));
+    if let Some(text) = stdin {
+        let mut pipe = child.stdin.take().expect("stdin is piped");
+        pipe.write_all(text.as_bytes()).expect("write stdin");
+    }
+    child.wait_with_output().expect("groupware CLI output")
+}
+
+/// Like [`run_cli`], asserting success; returns stdout.
+#[track_caller]
+pub fn cli_ok(args: &[&str], database: &str, stdin: Option<&str>) -> String {
+    let output = run_cli(args, database, stdin);
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "groupware {args:?} failed ({}):\n--- stdout ---\n{stdout}\n--- stderr ---\n{stderr}",
+        output.status
+    );
+    stdout
+}

@@ -1,0 +1,820 @@
+//! The method table and thin adapters between wire values and the addressbook model.
+//!
+//! Each eGroupWare name (and every historical alias) maps to one implementation here; the
+//! adapters only convert `Value`s to `model` types and back, and call `repo`.
+
+use chrono::{DateTime, NaiveDateTime, NaiveTime};
+use groupware_api::params::{StructExt as _, convert};
+use groupware_api::{Account, Ctx, Error, Flags, MethodDef, MethodTable, Params, Struct, Value};
+
+use crate::model::{
+    self, Access, AccountEntry, CategoryInput, Contact, ContactChanges, IncludeUsers, ListQuery,
+    STOCK_FIELDS, rights,
+};
+use crate::repo::{self, Category};
+
+const AUTHOR: &str = "groupware";
+
+const SEARCH_HELP: &str = "Lists contacts. Takes one struct: start (0-based offset), limit (page \
+     size, 0 or absent: all), fields (struct or array of names), query (text in any field), \
+     filter ('name=value,…', 'cat_id=N' with sub-categories, none|yours|private), sort \
+     (ASC|DESC), order (columns), lastmod (unix time: only entries modified after it), cquery \
+     (family name prefix), include_users (all|calendar|groupmates: accounts as read-only \
+     entries with negative ids), customfields (boolean, default true). Returns an array of \
+     contact structs.";
+const READ_HELP: &str = "Reads one contact: {id, fields?}, a bare id or [id]. Returns the contact \
+     struct; a negative id reads an account's pseudo entry.";
+const WRITE_HELP: &str = "Creates (no id) or updates (with id; needs the EDIT right) a contact \
+     from a struct of fields; members left out of an update stay unchanged. cat_id as struct \
+     {id: name} creates or renames categories. Returns the contact's id.";
+const DELETE_HELP: &str = "Deletes a contact (id as string, int, [id] or {id}; needs the DELETE \
+     right) and leaves a tombstone for syncing clients. Returns true.";
+const CATEGORIES_HELP: &str = "Lists the addressbook's categories: {id: name}, or with true the \
+     complete records {id: {id, owner, access, app_name, main, level, parent, name, \
+     description, data, last_mod}}.";
+const CUSTOMFIELDS_HELP: &str = "Lists custom fields as {name: label}. A non-empty array of names \
+     (or {name, label} structs) creates them first; administrators only.";
+const DELETED_HELP: &str = "Sync extension: contacts deleted after a unix time. Takes {lastmod} \
+     or an int; returns an array of {id, owner, deleted (dateTime), deleted_at (unix time)}.";
+const GET_GRANTS_HELP: &str = "Extension: the rights the caller granted on their addressbook, \
+     {account id: rights} (READ 1, ADD 2, EDIT 4, DELETE 8, PRIVATE 16).";
+const SET_GRANTS_HELP: &str = "Extension: grants rights on the caller's addressbook: {account id \
+     or username: rights}; 0 revokes. Returns the grants as get_grants does.";
+
+const SEARCH_SIGNATURES: &[&[&str]] = &[&["array", "struct"], &["array"]];
+const READ_SIGNATURES: &[&[&str]] = &[
+    &["struct", "struct"],
+    &["struct", "string"],
+    &["struct", "int"],
+    &["struct", "array"],
+];
+const WRITE_SIGNATURES: &[&[&str]] = &[&["int", "struct"]];
+const DELETE_SIGNATURES: &[&[&str]] = &[
+    &["boolean", "string"],
+    &["boolean", "int"],
+    &["boolean", "array"],
+    &["boolean", "struct"],
+];
+
+/// One method definition of the `addressbook.boaddressbook` class.
+fn def(
+    name: &'static str,
+    function: &'static str,
+    signatures: &'static [&'static [&'static str]],
+    help: &'static str,
+    flags: Flags,
+    handler: groupware_api::Handler,
+) -> MethodDef {
+    MethodDef {
+        name,
+        function,
+        signatures,
+        help,
+        author: AUTHOR,
+        flags,
+        handler,
+    }
+}
+
+/// The addressbook's method table.
+pub fn methods() -> MethodTable {
+    let search: groupware_api::Handler = |ctx, params| Box::pin(search(ctx, params));
+    let read: groupware_api::Handler = |ctx, params| Box::pin(read(ctx, params));
+    let write: groupware_api::Handler = |ctx, params| Box::pin(write(ctx, params));
+    let delete: groupware_api::Handler = |ctx, params| Box::pin(delete(ctx, params));
+    MethodTable {
+        app: "addressbook",
+        title: "Addressbook",
+        version: env!("CARGO_PKG_VERSION"),
+        methods: vec![
+            def(
+                "addressbook.boaddressbook.search",
+                "search",
+                SEARCH_SIGNATURES,
+                SEARCH_HELP,
+                Flags::READ,
+                search,
+            ),
+            def(
+                "addressbook.boaddressbook.read_entries",
+                "search",
+                SEARCH_SIGNATURES,
+                SEARCH_HELP,
+                Flags::READ,
+                search,
+            ),
+            def(
+                "addressbook.boaddressbook.read_list",
+                "search",
+                SEARCH_SIGNATURES,
+                SEARCH_HELP,
+                Flags::READ,
+                search,
+            ),
+            def(
+                "addressbook.boaddressbook.read",
+                "read",
+                READ_SIGNATURES,
+                READ_HELP,
+                Flags::READ,
+                read,
+            ),
+            def(
+                "addressbook.boaddressbook.read_entry",
+                "read",
+                READ_SIGNATURES,
+                READ_HELP,
+                Flags::READ,
+                read,
+            ),
+            def(
+                "addressbook.boaddressbook.add",
+                "write",
+                WRITE_SIGNATURES,
+                WRITE_HELP,
+                Flags::WRITE,
+                write,
+            ),
+            def(
+                "addressbook.boaddressbook.add_entry",
+                "write",
+                WRITE_SIGNATURES,
+                WRITE_HELP,
+                Flags::WRITE,
+                write,
+            ),
+            def(
+                "addressbook.boaddressbook.save",
+                "write",
+                WRITE_SIGNATURES,
+                WRITE_HELP,
+                Flags::WRITE,
+                write,
+            ),
+            def(
+                "addressbook.boaddressbook.write",
+                "write",
+                WRITE_SIGNATURES,
+                WRITE_HELP,
+                Flags::WRITE,
+                write,
+            ),
+            def(
+                "addressbook.boaddressbook.update_entry",
+                "write",
+                WRITE_SIGNATURES,
+                WRITE_HELP,
+                Flags::WRITE,
+                write,
+            ),
+            def(
+                "addressbook.boaddressbook.delete",
+                "delete",
+                DELETE_SIGNATURES,
+                DELETE_HELP,
+                Flags::WRITE,
+                delete,
+            ),
+            def(
+                "addressbook.boaddressbook.delete_entry",
+                "delete",
+                DELETE_SIGNATURES,
+                DELETE_HELP,
+                Flags::WRITE,
+                delete,
+            ),
+            def(
+                "addressbook.boaddressbook.categories",
+                "categories",
+                &[&["struct", "boolean"], &["struct"]],
+                CATEGORIES_HELP,
+                Flags::READ,
+                |ctx, params| Box::pin(categories(ctx, params)),
+            ),
+            def(
+                "addressbook.boaddressbook.customfields",
+                "customfields",
+                &[&["struct", "array"], &["struct"]],
+                CUSTOMFIELDS_HELP,
+                Flags::WRITE,
+                |ctx, params| Box::pin(customfields(ctx, params)),
+            ),
+            def(
+                "addressbook.boaddressbook.deleted",
+                "deleted",
+                &[&["array", "struct"], &["array", "int"]],
+                DELETED_HELP,
+                Flags::READ,
+                |ctx, params| Box::pin(deleted(ctx, params)),
+            ),
+            def(
+                "addressbook.boaddressbook.get_grants",
+                "get_grants",
+                &[&["struct"]],
+                GET_GRANTS_HELP,
+                Flags::READ,
+                |ctx, params| Box::pin(get_grants(ctx, params)),
+            ),
+            def(
+                "addressbook.boaddressbook.set_grants",
+                "set_grants",
+                &[&["struct", "struct"]],
+                SET_GRANTS_HELP,
+                Flags::WRITE,
+                |ctx, params| Box::pin(set_grants(ctx, params)),
+            ),
+        ],
+    }
+}
+
+fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+/// A stored UTC unix time as the caller's wall-clock time.
+///
+/// User time zones are not applied yet: every time goes out as UTC, which is exact for
+/// accounts in `UTC` (the default) and off by the zone's offset for others.
+fn to_wire_time(_account: &Account, unix: i64) -> Value {
+    DateTime::from_timestamp(unix, 0)
+        .map_or(Value::Nil, |moment| Value::DateTime(moment.naive_utc()))
+}
+
+// ---------------------------------------------------------------------------------------
+// Listing
+
+/// Which members a listing returns: `None` is every field.
+type FieldSelection = Option<Vec<String>>;
+
+fn parse_fields(value: Option<&Value>) -> Result<FieldSelection, Error> {
+    let names: Vec<String> = match value {
+        None | Some(Value::Nil) => return Ok(None),
+        Some(Value::Struct(members)) => members
+            .iter()
+            .map(|(key, value)| match value.as_str() {
+                Some(name) if !name.trim().is_empty() => name.trim().to_owned(),
+                _ => key.trim().to_owned(),
+            })
+            .collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| convert::<String>(item, "member 'fields'").map(|n| n.trim().to_owned()))
+            .collect::<Result<_, _>>()?,
+        Some(Value::String(text)) => text.split(',').map(|n| n.trim().to_owned()).collect(),
+        Some(other) => {
+            return Err(Error::invalid(format!(
+                "member 'fields': wanted struct or array, got {}",
+                other.type_name()
+            )));
+        }
+    };
+    let names: Vec<String> = names.into_iter().filter(|name| !name.is_empty()).collect();
+    Ok(if names.is_empty() { None } else { Some(names) })
+}
+
+fn non_negative(members: &Struct, name: &str) -> Result<Option<u64>, Error> {
+    match members.optional_member::<i64>(name)? {
+        None => Ok(None),
+        Some(number) => u64::try_from(number).map(Some).map_err(|_| {
+            Error::invalid(format!(
+                "member '{name}': must not be negative, got {number}"
+            ))
+        }),
+    }
+}
+
+fn text_member(members: &Struct, name: &str) -> Result<String, Error> {
+    Ok(members.optional_member::<String>(name)?.unwrap_or_default())
+}
+
+async fn search(ctx: Ctx, params: Params) -> Result<Value, Error> {
+    let caller = ctx.caller()?;
+    let members: Struct = params.optional(0)?.unwrap_or_default();
+    let descending = model::parse_sort(&text_member(&members, "sort")?)?;
+    let query = ListQuery {
+        start: non_negative(&members, "start")?.unwrap_or(0),
+        limit: non_negative(&members, "limit")?.filter(|limit| *limit > 0),
+        query: text_member(&members, "query")?,
+        filter: model::parse_filter(&text_member(&members, "filter")?)?,
+        order: model::parse_order(&text_member(&members, "order")?, descending)?,
+        modified_after: members
+            .optional_member::<i64>("lastmod")?
+            .filter(|lastmod| *lastmod >= 0),
+        name_prefix: text_member(&members, "cquery")?,
+    };
+    let fields = parse_fields(members.get("fields"))?;
+    let custom = members
+        .optional_member::<bool>("customfields")?
+        .unwrap_or(true);
+    let include_users = IncludeUsers::parse(&text_member(&members, "include_users")?)?;
+    let store = ctx.store()?;
+    let contacts = repo::list(store, caller.id, &query, custom).await?;
+    let mut records: Vec<Value> = contacts
+        .iter()
+        .map(|contact| contact_to_value(caller, contact, fields.as_deref(), custom))
+        .collect();
+    if let Some(which) = include_users {
+        for account in repo::accounts(store, which).await? {
+            records.push(account_to_value(&account, fields.as_deref()));
+        }
+    }
+    Ok(Value::Array(records))
+}
+
+fn selected(fields: Option<&[String]>, name: &str) -> bool {
+    fields.is_none_or(|names| {
+        names
+            .iter()
+            .any(|wanted| wanted == name || wanted == &format!("#{name}"))
+    })
+}
+
+/// A contact as eGroupWare 1.2+ sent it: the always-present members, then every selected
+/// non-empty field.
+fn contact_to_value(
+    account: &Account,
+    contact: &Contact,
+    fields: Option<&[String]>,
+    custom: bool,
+) -> Value {
+    let mut record = Struct::new();
+    record.insert("id".into(), Value::Int(contact.id));
+    record.insert("lid".into(), Value::from(contact.lid.as_str()));
+    record.insert("tid".into(), Value::from(contact.tid.as_str()));
+    record.insert("owner".into(), Value::Int(contact.owner));
+    record.insert("access".into(), Value::from(contact.access.as_str()));
+    let categories: Struct = contact
+        .categories
+        .iter()
+        .map(|(id, name)| (id.to_string(), Value::from(name.as_str())))
+        .collect();
+    record.insert("cat_id".into(), Value::Struct(categories));
+    record.insert("last_mod".into(), to_wire_time(account, contact.last_mod));
+    record.insert("rights".into(), Value::Int(contact.rights));
+    for (name, value) in STOCK_FIELDS.iter().zip(&contact.fields) {
+        if !value.is_empty() && selected(fields, name) {
+            record.insert((*name).into(), Value::from(value.as_str()));
+        }
+    }
+    if let Some(bday) = contact.bday
+        && selected(fields, "bday")
+    {
+        record.insert(
+            "bday".into(),
+            Value::DateTime(NaiveDateTime::new(bday, NaiveTime::MIN)),
+        );
+    }
+    if custom {
+        for (name, value) in &contact.custom {
+            if !value.is_empty() && selected(fields, name) {
+                record.insert(name.clone(), Value::from(value.as_str()));
+            }
+        }
+    }
+    Value::Struct(record)
+}
+
+/// An account as a read-only pseudo contact (`tid` `p`, negative id).
+fn account_to_value(account: &AccountEntry, fields: Option<&[String]>) -> Value {
+    let (given, family) = account.given_and_family();
+    let mut record = Struct::new();
+    record.insert("id".into(), Value::Int(-account.account_id));
+    record.insert("lid".into(), Value::from(account.username.as_str()));
+    record.insert("tid".into(), Value::from("p"));
+    record.insert("owner".into(), Value::Int(account.account_id));
+    record.insert("access".into(), Value::from("public"));
+    record.insert("cat_id".into(), Value::Struct(Struct::new()));
+    record.insert("rights".into(), Value::Int(rights::READ));
+    let full_name = if account.full_name.trim().is_empty() {
+        account.username.as_str()
+    } else {
+        account.full_name.trim()
+    };
+    for (name, value) in [
+        ("fn", full_name),
+        ("n_given", given),
+        ("n_family", family),
+        ("email", account.email.as_str()),
+    ] {
+        if !value.is_empty() && selected(fields, name) {
+            record.insert(name.into(), Value::from(value));
+        }
+    }
+    Value::Struct(record)
+}
+
+// ---------------------------------------------------------------------------------------
+// Single entries
+
+/// The id of `read`/`delete`: a bare id, `[id]` or `{id}`.
+fn entry_id(value: &Value) -> Result<i64, Error> {
+    match value {
+        Value::Array(items) => match items.as_slice() {
+            [single] => entry_id(single),
+            _ => Err(Error::invalid(
+                "parameter 1: wanted [id] with exactly one id",
+            )),
+        },
+        Value::Struct(members) => members.member::<i64>("id"),
+        other => convert::<i64>(other, "parameter 1 (id)"),
+    }
+}
+
+async fn read(ctx: Ctx, params: Params) -> Result<Value, Error> {
+    let caller = ctx.caller()?;
+    let param: Value = params.single()?;
+    let id = entry_id(&param)?;
+    let fields = match &param {
+        Value::Struct(members) => parse_fields(members.get("fields"))?,
+        _ => None,
+    };
+    let store = ctx.store()?;
+    if id < 0 {
+        let account = repo::account(store, -id).await?;
+        return Ok(account_to_value(&account, fields.as_deref()));
+    }
+    let contact = repo::read(store, caller.id, id).await?;
+    Ok(contact_to_value(caller, &contact, fields.as_deref(), true))
+}
+
+/// Reads the `cat_id` of a write.
+fn category_input(value: &Value) -> Result<CategoryInput, Error> {
+    let id_list = |text: &str| -> Result<Vec<i64>, Error> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|part| !part.is_empty() && *part != "0")
+            .map(|part| {
+                part.parse::<i64>().map_err(|_| {
+                    Error::invalid(format!("member 'cat_id': not a category id: {part:?}"))
+                })
+            })
+            .collect()
+    };
+    match value {
+        Value::Struct(members) => members
+            .iter()
+            .map(|(key, name)| {
+                convert::<String>(name, &format!("member 'cat_id' entry {key:?}"))
+                    .map(|name| (key.clone(), name))
+            })
+            .collect::<Result<_, _>>()
+            .map(CategoryInput::Named),
+        Value::String(text) => id_list(text).map(CategoryInput::Ids),
+        Value::Int(0) | Value::Nil => Ok(CategoryInput::Ids(Vec::new())),
+        Value::Int(id) => Ok(CategoryInput::Ids(vec![*id])),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| convert::<i64>(item, "member 'cat_id' item"))
+            .collect::<Result<_, _>>()
+            .map(CategoryInput::Ids),
+        other => Err(Error::invalid(format!(
+            "member 'cat_id': wanted struct, string or array, got {}",
+            other.type_name()
+        ))),
+    }
+}
+
+/// Converts a write's struct into changes. Unknown members (`last_mod`, `rights`, fields of
+/// other eGroupWare versions) are ignored, as eGroupWare did.
+fn changes_from_struct(
+    members: &Struct,
+    customfields: &[(String, String)],
+) -> Result<ContactChanges, Error> {
+    let mut changes = ContactChanges::default();
+    for (name, value) in members {
+        let text = |value: &Value| -> Result<String, Error> {
+            let text = convert::<String>(value, &format!("member '{name}'"))?;
+            model::validate_text(name, &text)?;
+            Ok(text)
+        };
+        match name.as_str() {
+            "id" => {
+                let id = match value {
+                    Value::String(text) if text.trim().is_empty() => 0,
+                    Value::Nil => 0,
+                    other => convert::<i64>(other, "member 'id'")?,
+                };
+                if id < 0 {
+                    return Err(Error::AccessNotPermitted);
+                }
+                changes.id = (id != 0).then_some(id);
+            }
+            "owner" => {
+                let owner = match value {
+                    Value::String(text) if text.trim().is_empty() => 0,
+                    other => convert::<i64>(other, "member 'owner'")?,
+                };
+                changes.owner = (owner > 0).then_some(owner);
+            }
+            "tid" => {
+                let tid = text(value)?;
+                if tid.is_empty() || tid.chars().count() > 1 {
+                    return Err(Error::invalid("member 'tid': wanted one letter"));
+                }
+                changes.tid = Some(tid);
+            }
+            "lid" => changes.lid = Some(text(value)?),
+            "access" => {
+                let access = text(value)?;
+                changes.access = Some(Access::parse(&access).ok_or_else(|| {
+                    Error::invalid(format!(
+                        "member 'access': wanted public or private, got {access:?}"
+                    ))
+                })?);
+            }
+            "bday" => {
+                changes.bday = Some(match value {
+                    Value::DateTime(moment) => Some(moment.date()),
+                    Value::Nil => None,
+                    other => model::parse_date(&text(other)?)?,
+                });
+            }
+            "cat_id" => changes.categories = Some(category_input(value)?),
+            other => {
+                if let Some(field) = model::stock_field(other) {
+                    changes.fields.push((field, text(value)?));
+                } else {
+                    let bare = other.strip_prefix('#').unwrap_or(other);
+                    if customfields.iter().any(|(known, _)| known == bare) {
+                        changes.custom.push((bare.to_owned(), text(value)?));
+                    }
+                }
+            }
+        }
+    }
+    Ok(changes)
+}
+
+async fn write(ctx: Ctx, params: Params) -> Result<Value, Error> {
+    let caller = ctx.caller()?;
+    let members: Struct = params.single()?;
+    let store = ctx.store()?;
+    let customfields = repo::customfields(store).await?;
+    let changes = changes_from_struct(&members, &customfields)?;
+    let id = repo::write(store, caller.id, &changes, unix_now()).await?;
+    Ok(Value::Int(id))
+}
+
+async fn delete(ctx: Ctx, params: Params) -> Result<Value, Error> {
+    let caller = ctx.caller()?;
+    let param: Value = params.single()?;
+    let id = entry_id(&param)?;
+    if id < 0 {
+        return Err(Error::AccessNotPermitted);
+    }
+    repo::delete(ctx.store()?, caller.id, id, unix_now()).await?;
+    Ok(Value::Bool(true))
+}
+
+// ---------------------------------------------------------------------------------------
+// Categories, custom fields, tombstones, grants
+
+fn category_to_value(category: &Category, all: &[Category]) -> Value {
+    let mut main = category.id;
+    let mut level = 0;
+    let mut parent = category.parent;
+    while let Some(parent_id) = parent {
+        let Some(found) = all.iter().find(|candidate| candidate.id == parent_id) else {
+            break;
+        };
+        main = found.id;
+        level += 1;
+        parent = found.parent;
+        if level > all.len() {
+            break;
+        }
+    }
+    Value::structure([
+        ("id", Value::Int(category.id)),
+        ("owner", Value::Int(category.owner.unwrap_or(-1))),
+        ("access", Value::from("public")),
+        ("app_name", Value::from("addressbook")),
+        ("main", Value::Int(main)),
+        ("level", Value::Int(level.try_into().unwrap_or(i64::MAX))),
+        ("parent", Value::Int(category.parent.unwrap_or(0))),
+        ("name", Value::from(category.name.as_str())),
+        ("description", Value::from(category.description.as_str())),
+        ("data", Value::from("")),
+        ("last_mod", Value::Int(category.last_mod)),
+    ])
+}
+
+async fn categories(ctx: Ctx, params: Params) -> Result<Value, Error> {
+    let caller = ctx.caller()?;
+    let complete = match params.as_slice().first() {
+        None | Some(Value::Nil) | Some(Value::Struct(_)) => false,
+        Some(value) => convert::<bool>(value, "parameter 1 (complete)")?,
+    };
+    let all = repo::categories(ctx.store()?, caller.id).await?;
+    let listing: Struct = all
+        .iter()
+        .map(|category| {
+            let value = if complete {
+                category_to_value(category, &all)
+            } else {
+                Value::from(category.name.as_str())
+            };
+            (category.id.to_string(), value)
+        })
+        .collect();
+    Ok(Value::Struct(listing))
+}
+
+async fn customfields(ctx: Ctx, params: Params) -> Result<Value, Error> {
+    let caller = ctx.caller()?;
+    let wanted: Vec<Value> = params.optional(0)?.unwrap_or_default();
+    let store = ctx.store()?;
+    if !wanted.is_empty() {
+        if !caller.is_admin {
+            return Err(Error::AccessNotPermitted);
+        }
+        let mut definitions = Vec::with_capacity(wanted.len());
+        for item in &wanted {
+            let (name, label) = match item {
+                Value::Struct(members) => {
+                    let name: String = members.member("name")?;
+                    let label = members.optional_member::<String>("label")?;
+                    (name.clone(), label.unwrap_or(name))
+                }
+                other => {
+                    let name = convert::<String>(other, "parameter 1 item")?;
+                    (name.clone(), name)
+                }
+            };
+            let name = name.trim().trim_start_matches('#').to_owned();
+            model::validate_customfield_name(&name)?;
+            model::validate_text("label", &label)?;
+            definitions.push((name, label));
+        }
+        repo::create_customfields(store, &definitions, unix_now()).await?;
+    }
+    let listing: Struct = repo::customfields(store)
+        .await?
+        .into_iter()
+        .map(|(name, label)| (name, Value::from(label)))
+        .collect();
+    Ok(Value::Struct(listing))
+}
+
+async fn deleted(ctx: Ctx, params: Params) -> Result<Value, Error> {
+    let caller = ctx.caller()?;
+    let param: Value = params.single()?;
+    let since = match &param {
+        Value::Struct(members) => members.optional_member::<i64>("lastmod")?.unwrap_or(-1),
+        other => convert::<i64>(other, "parameter 1 (lastmod)")?,
+    };
+    let tombstones = repo::deleted_since(ctx.store()?, caller.id, since).await?;
+    Ok(Value::Array(
+        tombstones
+            .iter()
+            .map(|tombstone| {
+                Value::structure([
+                    ("id", Value::Int(tombstone.id)),
+                    ("owner", Value::Int(tombstone.owner)),
+                    ("deleted", to_wire_time(caller, tombstone.deleted_at)),
+                    ("deleted_at", Value::Int(tombstone.deleted_at)),
+                ])
+            })
+            .collect(),
+    ))
+}
+
+async fn grants_value(ctx: &Ctx, owner: i64) -> Result<Value, Error> {
+    let grants = repo::grants(ctx.store()?, owner).await?;
+    Ok(Value::Struct(
+        grants
+            .into_iter()
+            .map(|(grantee, _username, granted)| (grantee.to_string(), Value::Int(granted)))
+            .collect(),
+    ))
+}
+
+async fn get_grants(ctx: Ctx, params: Params) -> Result<Value, Error> {
+    params.expect_count(0, 0)?;
+    let caller = ctx.caller()?;
+    grants_value(&ctx, caller.id).await
+}
+
+async fn set_grants(ctx: Ctx, params: Params) -> Result<Value, Error> {
+    let caller = ctx.caller()?;
+    let members: Struct = params.single()?;
+    let store = ctx.store()?;
+    let mut changes = Vec::with_capacity(members.len());
+    for (grantee, granted) in &members {
+        let granted = convert::<i64>(granted, &format!("member '{grantee}'"))?;
+        if !(0..=rights::ALL).contains(&granted) {
+            return Err(Error::invalid(format!(
+                "member '{grantee}': rights must be between 0 and {}",
+                rights::ALL
+            )));
+        }
+        let grantee_id = repo::find_account(store, grantee).await?;
+        if grantee_id == caller.id {
+            return Err(Error::invalid(format!(
+                "member '{grantee}': an owner always holds every right"
+            )));
+        }
+        changes.push((grantee_id, granted));
+    }
+    repo::set_grants(store, caller.id, &changes).await?;
+    grants_value(&ctx, caller.id).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_alias_is_registered_once() {
+        let table = methods();
+        let mut names: Vec<_> = table.methods.iter().map(|m| m.name).collect();
+        names.sort_unstable();
+        let count = names.len();
+        names.dedup();
+        assert_eq!(names.len(), count);
+        for alias in [
+            "search",
+            "read_entries",
+            "read_list",
+            "read",
+            "read_entry",
+            "add",
+            "add_entry",
+            "save",
+            "write",
+            "update_entry",
+            "delete",
+            "delete_entry",
+            "categories",
+            "customfields",
+        ] {
+            let name = format!("addressbook.boaddressbook.{alias}");
+            assert!(names.contains(&name.as_str()), "{name} is missing");
+        }
+    }
+
+    #[test]
+    fn fields_as_struct_or_array() {
+        let as_struct =
+            Value::structure([("n_given", Value::from("n_given")), ("x", Value::from(""))]);
+        assert_eq!(
+            parse_fields(Some(&as_struct)).unwrap(),
+            Some(vec!["n_given".to_owned(), "x".to_owned()])
+        );
+        let as_array = Value::Array(vec![Value::from("email")]);
+        assert_eq!(
+            parse_fields(Some(&as_array)).unwrap(),
+            Some(vec!["email".to_owned()])
+        );
+    }
+
+    #[test]
+    fn ids_in_every_form() {
+        assert_eq!(entry_id(&Value::from("12")).unwrap(), 12);
+        assert_eq!(entry_id(&Value::Int(12)).unwrap(), 12);
+        assert_eq!(
+            entry_id(&Value::Array(vec![Value::from("12")])).unwrap(),
+            12
+        );
+        assert_eq!(
+            entry_id(&Value::structure([("id", Value::Int(12))])).unwrap(),
+            12
+        );
+        assert!(entry_id(&Value::from("x")).is_err());
+    }
+
+    #[test]
+    fn write_struct_becomes_changes() {
+        let members: Struct = [
+            ("id".to_owned(), Value::from("")),
+            ("n_family".to_owned(), Value::from("O'Brien")),
+            ("access".to_owned(), Value::from("private")),
+            (
+                "cat_id".to_owned(),
+                Value::structure([("0", Value::from("Friends"))]),
+            ),
+            ("freebusy_url".to_owned(), Value::from("http://x")),
+            ("last_mod".to_owned(), Value::Int(5)),
+        ]
+        .into_iter()
+        .collect();
+        let custom = vec![("freebusy_url".to_owned(), String::new())];
+        let changes = changes_from_struct(&members, &custom).unwrap();
+        assert_eq!(changes.id, None);
+        assert_eq!(changes.fields, vec![("n_family", "O'Brien".to_owned())]);
+        assert_eq!(changes.access, Some(Access::Private));
+        assert_eq!(
+            changes.categories,
+            Some(CategoryInput::Named(vec![("0".into(), "Friends".into())]))
+        );
+        assert_eq!(
+            changes.custom,
+            vec![("freebusy_url".into(), "http://x".into())]
+        );
+        let bad: Struct = [("n_given".to_owned(), Value::Array(vec![]))]
+            .into_iter()
+            .collect();
+        let error = changes_from_struct(&bad, &custom).unwrap_err();
+        assert!(error.to_string().contains("n_given"), "{error}");
+    }
+}

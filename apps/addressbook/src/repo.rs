@@ -1,0 +1,876 @@
+//! The addressbook's storage: every SQL statement of the app, run through `ctx.store()`.
+//!
+//! Client text only ever travels as bound parameters; column names in generated SQL come
+//! from the allow-lists in `model.rs`. Rights are decided here, next to the rows they
+//! protect: an owner holds every bit on their contacts, anyone else holds what the owner
+//! granted them in `addressbook_grants`, and private contacts additionally need the PRIVATE
+//! bit. Writes that touch several tables run in one transaction.
+
+use chrono::NaiveDate;
+use groupware_api::Error;
+use groupware_api::store::{Backend, Row, SqlValue, Store, Transaction};
+
+use crate::model::{
+    Access, AccountEntry, CategoryInput, Contact, ContactChanges, FilterTerm, IncludeUsers,
+    ListQuery, STOCK_FIELDS, escape_like, rights,
+};
+
+/// How many ids go into one `IN (…)` list.
+const IN_CHUNK: usize = 500;
+
+/// A category of the addressbook.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Category {
+    pub id: i64,
+    /// `None` for a global category.
+    pub owner: Option<i64>,
+    pub name: String,
+    pub parent: Option<i64>,
+    pub description: String,
+    pub last_mod: i64,
+}
+
+/// A deleted contact, for syncing clients.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tombstone {
+    pub id: i64,
+    pub owner: i64,
+    pub deleted_at: i64,
+}
+
+/// Numbered placeholders for a statement built piece by piece.
+#[derive(Default)]
+struct Binder {
+    params: Vec<SqlValue>,
+}
+
+impl Binder {
+    fn bind(&mut self, value: impl Into<SqlValue>) -> String {
+        self.params.push(value.into());
+        format!("${}", self.params.len())
+    }
+}
+
+fn first_row(rows: Vec<Row>, what: &str) -> Result<Row, Error> {
+    rows.into_iter()
+        .next()
+        .ok_or_else(|| Error::Storage(format!("{what} returned no row")))
+}
+
+fn select_columns() -> String {
+    let mut columns = String::from("c.id, c.owner, c.tid, c.lid, c.private, c.bday, ");
+    for field in STOCK_FIELDS {
+        columns.push_str("c.");
+        columns.push_str(field);
+        columns.push_str(", ");
+    }
+    columns.push_str("c.created, c.last_mod");
+    columns
+}
+
+/// Rights of caller `$n` on a contact row `c` joined with its grant `g`.
+fn rights_expression(caller: &str) -> String {
+    format!(
+        "CASE WHEN c.owner = {caller} THEN {} ELSE COALESCE(g.rights, 0) END",
+        rights::ALL
+    )
+}
+
+/// The condition under which caller `$n` may read contact `c`.
+fn visible_condition(caller: &str) -> String {
+    format!(
+        "(c.owner = {caller} OR ((g.rights & {read}) <> 0 AND (c.private = 0 OR (g.rights & \
+         {private}) <> 0)))",
+        read = rights::READ,
+        private = rights::PRIVATE
+    )
+}
+
+fn contact_from_row(row: &Row) -> Result<Contact, Error> {
+    let bday = row.text("bday")?;
+    let bday = if bday.is_empty() {
+        None
+    } else {
+        NaiveDate::parse_from_str(&bday, "%Y-%m-%d").ok()
+    };
+    let mut fields = Vec::with_capacity(STOCK_FIELDS.len());
+    for field in STOCK_FIELDS {
+        fields.push(row.text(field)?);
+    }
+    Ok(Contact {
+        id: row.int("id")?,
+        owner: row.int("owner")?,
+        tid: row.text("tid")?,
+        lid: row.text("lid")?,
+        access: if row.flag("private")? {
+            Access::Private
+        } else {
+            Access::Public
+        },
+        bday,
+        fields,
+        categories: Vec::new(),
+        custom: Vec::new(),
+        created: row.int("created")?,
+        last_mod: row.int("last_mod")?,
+        rights: row.int("rights")?,
+    })
+}
+
+/// Fills in categories and custom field values of `contacts` with a few batched queries.
+async fn attach_details(
+    store: &Store,
+    contacts: &mut [Contact],
+    custom: bool,
+) -> Result<(), Error> {
+    let ids: Vec<i64> = contacts.iter().map(|contact| contact.id).collect();
+    for chunk in ids.chunks(IN_CHUNK) {
+        let mut binder = Binder::default();
+        let list: Vec<String> = chunk.iter().map(|id| binder.bind(*id)).collect();
+        let list = list.join(", ");
+        let rows = store
+            .query(
+                &format!(
+                    "SELECT l.contact_id, k.id, k.name FROM addressbook_contact_categories l \
+                     JOIN addressbook_categories k ON k.id = l.category_id \
+                     WHERE l.contact_id IN ({list}) ORDER BY l.contact_id, k.id"
+                ),
+                binder.params.clone(),
+            )
+            .await?;
+        for row in &rows {
+            let contact_id = row.int("contact_id")?;
+            if let Some(contact) = contacts.iter_mut().find(|c| c.id == contact_id) {
+                contact.categories.push((row.int("id")?, row.text("name")?));
+            }
+        }
+        if custom {
+            let rows = store
+                .query(
+                    &format!(
+                        "SELECT contact_id, name, value FROM addressbook_customfield_values \
+                         WHERE contact_id IN ({list}) ORDER BY contact_id, name"
+                    ),
+                    binder.params,
+                )
+                .await?;
+            for row in &rows {
+                let contact_id = row.int("contact_id")?;
+                if let Some(contact) = contacts.iter_mut().find(|c| c.id == contact_id) {
+                    contact.custom.push((row.text("name")?, row.text("value")?));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// All categories visible to `caller`: their own and the global ones.
+pub async fn categories(store: &Store, caller: i64) -> Result<Vec<Category>, Error> {
+    let rows = store
+        .query(
+            "SELECT id, owner, name, parent, description, last_mod FROM addressbook_categories \
+             WHERE app = 'addressbook' AND (owner IS NULL OR owner = $1) ORDER BY id",
+            vec![caller.into()],
+        )
+        .await?;
+    rows.iter().map(category_from_row).collect()
+}
+
+fn category_from_row(row: &Row) -> Result<Category, Error> {
+    Ok(Category {
+        id: row.int("id")?,
+        owner: row.opt_int("owner")?,
+        name: row.text("name")?,
+        parent: row.opt_int("parent")?,
+        description: row.text("description")?,
+        last_mod: row.int("last_mod")?,
+    })
+}
+
+/// `root` and all its descendants among `all`.
+fn with_descendants(all: &[(i64, Option<i64>)], root: i64) -> Vec<i64> {
+    let mut found = vec![root];
+    let mut index = 0;
+    while index < found.len() {
+        let parent = found[index];
+        for (id, category_parent) in all {
+            if *category_parent == Some(parent) && !found.contains(id) {
+                found.push(*id);
+            }
+        }
+        index += 1;
+    }
+    found
+}
+
+/// Lists the contacts `caller` may read that match `query`.
+pub async fn list(
+    store: &Store,
+    caller: i64,
+    query: &ListQuery,
+    custom: bool,
+) -> Result<Vec<Contact>, Error> {
+    let mut binder = Binder::default();
+    let me = binder.bind(caller);
+    let mut conditions = vec![visible_condition(&me)];
+    let like = match store.backend() {
+        Backend::Sqlite => "LIKE",
+        Backend::Postgres => "ILIKE",
+    };
+    if !query.query.is_empty() {
+        let pattern = binder.bind(format!("%{}%", escape_like(&query.query)));
+        let mut any = Vec::with_capacity(STOCK_FIELDS.len() + 1);
+        for field in STOCK_FIELDS {
+            any.push(format!("c.{field} {like} {pattern} ESCAPE '\\'"));
+        }
+        any.push(format!(
+            "EXISTS (SELECT 1 FROM addressbook_customfield_values v WHERE v.contact_id = c.id \
+             AND v.value {like} {pattern} ESCAPE '\\')"
+        ));
+        conditions.push(format!("({})", any.join(" OR ")));
+    }
+    if !query.name_prefix.is_empty() {
+        let pattern = binder.bind(format!("{}%", escape_like(&query.name_prefix)));
+        conditions.push(format!("c.n_family {like} {pattern} ESCAPE '\\'"));
+    }
+    if let Some(after) = query.modified_after {
+        let after = binder.bind(after);
+        conditions.push(format!("c.last_mod > {after}"));
+    }
+    let mut category_tree: Option<Vec<(i64, Option<i64>)>> = None;
+    for term in &query.filter {
+        let condition = match term {
+            FilterTerm::Equals(column, value) => {
+                let value = binder.bind(value.as_str());
+                format!("c.{column} = {value}")
+            }
+            FilterTerm::Empty(column) => format!("c.{column} = ''"),
+            FilterTerm::NotEmpty(column) => format!("c.{column} <> ''"),
+            FilterTerm::Owner(owner) => format!("c.owner = {}", binder.bind(*owner)),
+            FilterTerm::Id(id) => format!("c.id = {}", binder.bind(*id)),
+            FilterTerm::Access(access) => {
+                format!("c.private = {}", i64::from(access.is_private()))
+            }
+            FilterTerm::Yours => format!("c.owner = {me}"),
+            FilterTerm::Private => format!("(c.owner = {me} AND c.private = 1)"),
+            FilterTerm::Category(root) => {
+                if category_tree.is_none() {
+                    let rows = store
+                        .query(
+                            "SELECT id, parent FROM addressbook_categories \
+                             WHERE app = 'addressbook'",
+                            vec![],
+                        )
+                        .await?;
+                    let mut tree = Vec::with_capacity(rows.len());
+                    for row in &rows {
+                        tree.push((row.int("id")?, row.opt_int("parent")?));
+                    }
+                    category_tree = Some(tree);
+                }
+                let ids = with_descendants(category_tree.as_deref().unwrap_or(&[]), *root);
+                let list: Vec<String> = ids.iter().map(|id| binder.bind(*id)).collect();
+                format!(
+                    "EXISTS (SELECT 1 FROM addressbook_contact_categories l \
+                     WHERE l.contact_id = c.id AND l.category_id IN ({}))",
+                    list.join(", ")
+                )
+            }
+        };
+        conditions.push(condition);
+    }
+    if !query
+        .filter
+        .iter()
+        .any(|term| matches!(term, FilterTerm::Equals("tid", _) | FilterTerm::Id(_)))
+    {
+        conditions.push("c.tid = 'n'".into());
+    }
+    let mut order: Vec<String> = query
+        .order
+        .iter()
+        .map(|(column, descending)| {
+            format!("c.{column} {}", if *descending { "DESC" } else { "ASC" })
+        })
+        .collect();
+    if !query.order.iter().any(|(column, _)| *column == "id") {
+        order.push("c.id ASC".into());
+    }
+    let limit = binder.bind(
+        query
+            .limit
+            .map_or(i64::MAX, |limit| i64::try_from(limit).unwrap_or(i64::MAX)),
+    );
+    let offset = binder.bind(i64::try_from(query.start).unwrap_or(i64::MAX));
+    let sql = format!(
+        "SELECT {columns}, {rights} AS rights FROM addressbook_contacts c \
+         LEFT JOIN addressbook_grants g ON g.owner = c.owner AND g.grantee = {me} \
+         WHERE {conditions} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+        columns = select_columns(),
+        rights = rights_expression(&me),
+        conditions = conditions.join(" AND "),
+        order = order.join(", "),
+    );
+    let rows = store.query(&sql, binder.params).await?;
+    let mut contacts = rows
+        .iter()
+        .map(contact_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    attach_details(store, &mut contacts, custom).await?;
+    Ok(contacts)
+}
+
+/// Reads one contact. A contact the caller may not read is `AccessNotPermitted`; one that
+/// does not exist is `NotFound`.
+pub async fn read(store: &Store, caller: i64, id: i64) -> Result<Contact, Error> {
+    let sql = format!(
+        "SELECT {columns}, {rights} AS rights, CASE WHEN {visible} THEN 1 ELSE 0 END AS visible \
+         FROM addressbook_contacts c \
+         LEFT JOIN addressbook_grants g ON g.owner = c.owner AND g.grantee = $1 \
+         WHERE c.id = $2",
+        columns = select_columns(),
+        rights = rights_expression("$1"),
+        visible = visible_condition("$1"),
+    );
+    let rows = store.query(&sql, vec![caller.into(), id.into()]).await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| Error::NotFound(format!("contact {id}")))?;
+    if !row.flag("visible")? {
+        return Err(Error::AccessNotPermitted);
+    }
+    let mut contacts = vec![contact_from_row(row)?];
+    attach_details(store, &mut contacts, true).await?;
+    contacts
+        .pop()
+        .ok_or_else(|| Error::Internal("contact vanished".into()))
+}
+
+/// The rights `caller` holds on `owner`'s addressbook.
+async fn rights_on(
+    transaction: &mut dyn Transaction,
+    caller: i64,
+    owner: i64,
+) -> Result<i64, Error> {
+    if caller == owner {
+        return Ok(rights::ALL);
+    }
+    let rows = transaction
+        .query(
+            "SELECT rights FROM addressbook_grants WHERE owner = $1 AND grantee = $2",
+            vec![owner.into(), caller.into()],
+        )
+        .await?;
+    match rows.first() {
+        Some(row) => row.int("rights"),
+        None => Ok(0),
+    }
+}
+
+/// Fails unless `held` includes `needed` (and PRIVATE for a private contact).
+fn require(held: i64, needed: i64, private: bool) -> Result<(), Error> {
+    let private_ok = !private || held & rights::PRIVATE != 0;
+    if held & needed == needed && private_ok {
+        Ok(())
+    } else {
+        Err(Error::AccessNotPermitted)
+    }
+}
+
+/// Locks in the owner and privacy of an existing contact and checks `needed` rights.
+async fn existing_for(
+    transaction: &mut dyn Transaction,
+    caller: i64,
+    id: i64,
+    needed: i64,
+) -> Result<(i64, bool), Error> {
+    let rows = transaction
+        .query(
+            "SELECT owner, private FROM addressbook_contacts WHERE id = $1",
+            vec![id.into()],
+        )
+        .await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| Error::NotFound(format!("contact {id}")))?;
+    let owner = row.int("owner")?;
+    let private = row.flag("private")?;
+    let held = rights_on(transaction, caller, owner).await?;
+    require(held, needed, private)?;
+    Ok((owner, private))
+}
+
+/// Creates (no id) or updates (with id) a contact in one transaction; returns its id.
+pub async fn write(
+    store: &Store,
+    caller: i64,
+    changes: &ContactChanges,
+    now: i64,
+) -> Result<i64, Error> {
+    let mut transaction = store.begin().await?;
+    let tx = &mut *transaction;
+    let (id, owner) = match changes.id {
+        None => {
+            let owner = changes.owner.unwrap_or(caller);
+            let held = rights_on(tx, caller, owner).await?;
+            let private = changes.access.is_some_and(Access::is_private);
+            require(held, rights::ADD, private)?;
+            let id = insert_contact(tx, owner, changes, now).await?;
+            (id, owner)
+        }
+        Some(id) => {
+            let (owner, _) = existing_for(tx, caller, id, rights::EDIT).await?;
+            update_contact(tx, id, changes, now).await?;
+            (id, owner)
+        }
+    };
+    if let Some(input) = &changes.categories {
+        let category_ids = resolve_categories(tx, caller, owner, input, now).await?;
+        tx.execute(
+            "DELETE FROM addressbook_contact_categories WHERE contact_id = $1",
+            vec![id.into()],
+        )
+        .await?;
+        for category_id in category_ids {
+            tx.execute(
+                "INSERT INTO addressbook_contact_categories (contact_id, category_id) \
+                 VALUES ($1, $2)",
+                vec![id.into(), category_id.into()],
+            )
+            .await?;
+        }
+    }
+    for (name, value) in &changes.custom {
+        tx.execute(
+            "DELETE FROM addressbook_customfield_values WHERE contact_id = $1 AND name = $2",
+            vec![id.into(), name.as_str().into()],
+        )
+        .await?;
+        if !value.is_empty() {
+            tx.execute(
+                "INSERT INTO addressbook_customfield_values (contact_id, name, value) \
+                 VALUES ($1, $2, $3)",
+                vec![id.into(), name.as_str().into(), value.as_str().into()],
+            )
+            .await?;
+        }
+    }
+    transaction.commit().await?;
+    Ok(id)
+}
+
+fn bday_text(bday: Option<NaiveDate>) -> String {
+    bday.map_or_else(String::new, |date| date.format("%Y-%m-%d").to_string())
+}
+
+async fn insert_contact(
+    tx: &mut dyn Transaction,
+    owner: i64,
+    changes: &ContactChanges,
+    now: i64,
+) -> Result<i64, Error> {
+    let mut binder = Binder::default();
+    let mut columns = vec!["owner", "tid", "lid", "private", "bday"];
+    let mut values = vec![
+        binder.bind(owner),
+        binder.bind(changes.tid.clone().unwrap_or_else(|| "n".into())),
+        binder.bind(changes.lid.clone().unwrap_or_default()),
+        binder.bind(changes.access.is_some_and(Access::is_private)),
+        binder.bind(bday_text(changes.bday.flatten())),
+    ];
+    for (field, value) in &changes.fields {
+        columns.push(field);
+        values.push(binder.bind(value.as_str()));
+    }
+    columns.extend(["created", "last_mod"]);
+    let now_placeholder = binder.bind(now);
+    values.push(now_placeholder.clone());
+    values.push(now_placeholder);
+    let rows = tx
+        .query(
+            &format!(
+                "INSERT INTO addressbook_contacts ({}) VALUES ({}) RETURNING id",
+                columns.join(", "),
+                values.join(", ")
+            ),
+            binder.params,
+        )
+        .await?;
+    first_row(rows, "INSERT … RETURNING id")?.int("id")
+}
+
+async fn update_contact(
+    tx: &mut dyn Transaction,
+    id: i64,
+    changes: &ContactChanges,
+    now: i64,
+) -> Result<(), Error> {
+    let mut binder = Binder::default();
+    let mut assignments = vec![format!("last_mod = {}", binder.bind(now))];
+    if let Some(tid) = &changes.tid {
+        assignments.push(format!("tid = {}", binder.bind(tid.as_str())));
+    }
+    if let Some(lid) = &changes.lid {
+        assignments.push(format!("lid = {}", binder.bind(lid.as_str())));
+    }
+    if let Some(access) = changes.access {
+        assignments.push(format!("private = {}", binder.bind(access.is_private())));
+    }
+    if let Some(bday) = changes.bday {
+        assignments.push(format!("bday = {}", binder.bind(bday_text(bday))));
+    }
+    for (field, value) in &changes.fields {
+        assignments.push(format!("{field} = {}", binder.bind(value.as_str())));
+    }
+    let id_placeholder = binder.bind(id);
+    tx.execute(
+        &format!(
+            "UPDATE addressbook_contacts SET {} WHERE id = {id_placeholder}",
+            assignments.join(", ")
+        ),
+        binder.params,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Turns a write's `cat_id` into category ids, creating and renaming categories as
+/// eGroupWare did (§4.5): a known name is reused; an unknown id (clients send `0`, `-1`, …
+/// for new ones) creates a category; a known id with a new name renames it, if the caller
+/// owns it (otherwise a category of that name is created for the caller).
+async fn resolve_categories(
+    tx: &mut dyn Transaction,
+    caller: i64,
+    contact_owner: i64,
+    input: &CategoryInput,
+    now: i64,
+) -> Result<Vec<i64>, Error> {
+    let rows = tx
+        .query(
+            "SELECT id, owner, name, parent, description, last_mod FROM addressbook_categories \
+             WHERE app = 'addressbook' AND (owner IS NULL OR owner = $1 OR owner = $2) \
+             ORDER BY id",
+            vec![caller.into(), contact_owner.into()],
+        )
+        .await?;
+    let mut known = rows
+        .iter()
+        .map(category_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut ids = Vec::new();
+    match input {
+        CategoryInput::Ids(wanted) => {
+            for id in wanted {
+                if !known.iter().any(|category| category.id == *id) {
+                    return Err(Error::invalid(format!(
+                        "member 'cat_id': unknown category {id}"
+                    )));
+                }
+                if !ids.contains(id) {
+                    ids.push(*id);
+                }
+            }
+        }
+        CategoryInput::Named(pairs) => {
+            for (key, name) in pairs {
+                let name = name.trim();
+                if name.is_empty() {
+                    continue;
+                }
+                let by_name = known
+                    .iter()
+                    .find(|category| category.name == name && category.owner == Some(caller))
+                    .or_else(|| known.iter().find(|category| category.name == name));
+                let id = if let Some(category) = by_name {
+                    category.id
+                } else if let Some(category) = key.trim().parse::<i64>().ok().and_then(|id| {
+                    known
+                        .iter_mut()
+                        .find(|c| c.id == id && c.owner == Some(caller))
+                }) {
+                    tx.execute(
+                        "UPDATE addressbook_categories SET name = $1, last_mod = $2 WHERE id = $3",
+                        vec![name.into(), now.into(), category.id.into()],
+                    )
+                    .await?;
+                    category.name = name.to_owned();
+                    category.id
+                } else {
+                    let rows = tx
+                        .query(
+                            "INSERT INTO addressbook_categories (owner, app, name, last_mod) \
+                             VALUES ($1, 'addressbook', $2, $3) RETURNING id",
+                            vec![caller.into(), name.into(), now.into()],
+                        )
+                        .await?;
+                    let id = first_row(rows, "INSERT … RETURNING id")?.int("id")?;
+                    known.push(Category {
+                        id,
+                        owner: Some(caller),
+                        name: name.to_owned(),
+                        parent: None,
+                        description: String::new(),
+                        last_mod: now,
+                    });
+                    id
+                };
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+    }
+    Ok(ids)
+}
+
+/// Deletes a contact and leaves a tombstone, in one transaction.
+pub async fn delete(store: &Store, caller: i64, id: i64, now: i64) -> Result<(), Error> {
+    let mut transaction = store.begin().await?;
+    let tx = &mut *transaction;
+    let (owner, private) = existing_for(tx, caller, id, rights::DELETE).await?;
+    tx.execute(
+        "DELETE FROM addressbook_contact_categories WHERE contact_id = $1",
+        vec![id.into()],
+    )
+    .await?;
+    tx.execute(
+        "DELETE FROM addressbook_customfield_values WHERE contact_id = $1",
+        vec![id.into()],
+    )
+    .await?;
+    tx.execute(
+        "DELETE FROM addressbook_contacts WHERE id = $1",
+        vec![id.into()],
+    )
+    .await?;
+    tx.execute(
+        "INSERT INTO addressbook_tombstones (contact_id, owner, private, deleted_at) \
+         VALUES ($1, $2, $3, $4)",
+        vec![id.into(), owner.into(), private.into(), now.into()],
+    )
+    .await?;
+    transaction.commit().await
+}
+
+/// Contacts deleted after `since` (unix seconds) that `caller` could read before.
+pub async fn deleted_since(
+    store: &Store,
+    caller: i64,
+    since: i64,
+) -> Result<Vec<Tombstone>, Error> {
+    let sql = format!(
+        "SELECT c.contact_id AS id, c.owner, c.deleted_at FROM addressbook_tombstones c \
+         LEFT JOIN addressbook_grants g ON g.owner = c.owner AND g.grantee = $1 \
+         WHERE c.deleted_at > $2 AND {} ORDER BY c.deleted_at, c.contact_id",
+        visible_condition("$1")
+    );
+    let rows = store.query(&sql, vec![caller.into(), since.into()]).await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Tombstone {
+                id: row.int("id")?,
+                owner: row.int("owner")?,
+                deleted_at: row.int("deleted_at")?,
+            })
+        })
+        .collect()
+}
+
+/// Custom field definitions: `(name, label)`, by name.
+pub async fn customfields(store: &Store) -> Result<Vec<(String, String)>, Error> {
+    let rows = store
+        .query(
+            "SELECT name, label FROM addressbook_customfields ORDER BY name",
+            vec![],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| Ok((row.text("name")?, row.text("label")?)))
+        .collect()
+}
+
+/// Creates custom field definitions (existing names get the new label), in one transaction.
+pub async fn create_customfields(
+    store: &Store,
+    fields: &[(String, String)],
+    now: i64,
+) -> Result<(), Error> {
+    let mut transaction = store.begin().await?;
+    for (name, label) in fields {
+        let changed = transaction
+            .execute(
+                "UPDATE addressbook_customfields SET label = $2 WHERE name = $1",
+                vec![name.as_str().into(), label.as_str().into()],
+            )
+            .await?;
+        if changed == 0 {
+            transaction
+                .execute(
+                    "INSERT INTO addressbook_customfields (name, label, created) \
+                     VALUES ($1, $2, $3)",
+                    vec![name.as_str().into(), label.as_str().into(), now.into()],
+                )
+                .await?;
+        }
+    }
+    transaction.commit().await
+}
+
+fn account_from_row(row: &Row) -> Result<AccountEntry, Error> {
+    Ok(AccountEntry {
+        account_id: row.int("id")?,
+        username: row.text("username")?,
+        full_name: row.text("full_name")?,
+        email: row.text("email")?,
+    })
+}
+
+/// Enabled accounts shown as pseudo contacts by `include_users`.
+pub async fn accounts(store: &Store, which: IncludeUsers) -> Result<Vec<AccountEntry>, Error> {
+    let sql = match which {
+        IncludeUsers::All | IncludeUsers::Groupmates => {
+            "SELECT id, username, full_name, email FROM accounts WHERE enabled = 1 ORDER BY id"
+        }
+        IncludeUsers::Calendar => {
+            "SELECT a.id, a.username, a.full_name, a.email FROM accounts a \
+             WHERE a.enabled = 1 AND EXISTS (SELECT 1 FROM account_apps p \
+             WHERE p.account_id = a.id AND p.app = 'calendar') ORDER BY a.id"
+        }
+    };
+    let rows = store.query(sql, vec![]).await?;
+    rows.iter().map(account_from_row).collect()
+}
+
+/// One enabled account as a pseudo contact.
+pub async fn account(store: &Store, id: i64) -> Result<AccountEntry, Error> {
+    let rows = store
+        .query(
+            "SELECT id, username, full_name, email FROM accounts WHERE id = $1 AND enabled = 1",
+            vec![id.into()],
+        )
+        .await?;
+    let row = rows
+        .first()
+        .ok_or_else(|| Error::NotFound(format!("account {id}")))?;
+    account_from_row(row)
+}
+
+/// Finds an account id by id text or username.
+pub async fn find_account(store: &Store, key: &str) -> Result<i64, Error> {
+    let key = key.trim();
+    let rows = match key.parse::<i64>() {
+        Ok(id) => {
+            store
+                .query("SELECT id FROM accounts WHERE id = $1", vec![id.into()])
+                .await?
+        }
+        Err(_) => {
+            store
+                .query(
+                    "SELECT id FROM accounts WHERE username = $1",
+                    vec![key.to_lowercase().into()],
+                )
+                .await?
+        }
+    };
+    let row = rows
+        .first()
+        .ok_or_else(|| Error::invalid(format!("unknown account {key:?}")))?;
+    row.int("id")
+}
+
+/// The grants `owner` gave: `(grantee id, grantee username, rights)`.
+pub async fn grants(store: &Store, owner: i64) -> Result<Vec<(i64, String, i64)>, Error> {
+    let rows = store
+        .query(
+            "SELECT g.grantee, a.username, g.rights FROM addressbook_grants g \
+             JOIN accounts a ON a.id = g.grantee WHERE g.owner = $1 ORDER BY g.grantee",
+            vec![owner.into()],
+        )
+        .await?;
+    rows.iter()
+        .map(|row| {
+            Ok((
+                row.int("grantee")?,
+                row.text("username")?,
+                row.int("rights")?,
+            ))
+        })
+        .collect()
+}
+
+/// Sets grants of `owner`: each `(grantee, rights)` replaces that grantee's grant; rights 0
+/// removes it. One transaction.
+pub async fn set_grants(store: &Store, owner: i64, changes: &[(i64, i64)]) -> Result<(), Error> {
+    let mut transaction = store.begin().await?;
+    for (grantee, granted) in changes {
+        transaction
+            .execute(
+                "DELETE FROM addressbook_grants WHERE owner = $1 AND grantee = $2",
+                vec![owner.into(), (*grantee).into()],
+            )
+            .await?;
+        if *granted != 0 {
+            transaction
+                .execute(
+                    "INSERT INTO addressbook_grants (owner, grantee, rights) VALUES ($1, $2, $3)",
+                    vec![owner.into(), (*grantee).into(), (*granted).into()],
+                )
+                .await?;
+        }
+    }
+    transaction.commit().await
+}
+
+/// How many contacts `owner` has.
+pub async fn count_owned(store: &Store, owner: i64) -> Result<i64, Error> {
+    let rows = store
+        .query(
+            "SELECT COUNT(*) AS n FROM addressbook_contacts WHERE owner = $1",
+            vec![owner.into()],
+        )
+        .await?;
+    first_row(rows, "COUNT")?.int("n")
+}
+
+/// Sample contacts for `--demo`: a few entries in `owner`'s addressbook, only when it is
+/// empty. Returns how many were created.
+pub async fn seed_demo(store: &Store, owner: i64) -> Result<usize, Error> {
+    if count_owned(store, owner).await? > 0 {
+        return Ok(0);
+    }
+    let now = chrono::Utc::now().timestamp();
+    let samples: [(&str, &str, &str, &str, &str); 3] = [
+        (
+            "Ada",
+            "Lovelace",
+            "Analytical Engines Ltd",
+            "ada@example.org",
+            "Friends",
+        ),
+        (
+            "Alan",
+            "Turing",
+            "Bletchley Park",
+            "alan@example.org",
+            "Work",
+        ),
+        ("Grace", "Hopper", "US Navy", "grace@example.org", "Work"),
+    ];
+    for (given, family, org, email, category) in samples {
+        let changes = ContactChanges {
+            fields: vec![
+                ("fn", format!("{given} {family}")),
+                ("n_given", given.to_owned()),
+                ("n_family", family.to_owned()),
+                ("org_name", org.to_owned()),
+                ("email", email.to_owned()),
+            ],
+            categories: Some(CategoryInput::Named(vec![("0".into(), category.into())])),
+            ..ContactChanges::default()
+        };
+        write(store, owner, &changes, now).await?;
+    }
+    Ok(samples.len())
+}
