@@ -402,6 +402,7 @@ on_both_backends!(
     demo_seeds_sample_contacts,
     paging_is_a_zero_based_offset_and_page_size,
     every_filter_form,
+    query_searches_every_text_field_and_custom_values,
     strings_round_trip_byte_for_byte,
     categories_are_created_and_renamed_on_write,
     sharing_needs_grants,
@@ -503,6 +504,58 @@ fn paging_is_a_zero_based_offset_and_page_size(db: &Db) {
         &demo.ab_result("search", &[Value::structure([("start", Value::Int(-1))])]),
         1004,
         "negative start",
+    );
+}
+
+/// `query` is a case-insensitive substring search in every text field and custom value,
+/// through the trigram index (three characters or more) or a scan (shorter, or with LIKE
+/// wildcards in it, which are literal text here).
+fn query_searches_every_text_field_and_custom_values(db: &Db) {
+    let server = Server::start(db);
+    let demo = server.login("demo", "guest");
+    let umlaut = demo.create(&[
+        ("n_family", Value::from("Müller")),
+        ("adr_two_locality", Value::from("Zürich")),
+    ]);
+    let custom = demo.create(&[
+        ("n_family", Value::from("Custom")),
+        ("freebusy_url", Value::from("https://free.example/Busy")),
+    ]);
+    let wildcard = demo.create(&[
+        ("n_family", Value::from("Percent")),
+        ("note", Value::from("100%_sure")),
+    ]);
+    let ids = |query: &str| -> Vec<i64> {
+        demo.search(&[("query", Value::from(query))])
+            .iter()
+            .map(|record| int(record, "id"))
+            .collect()
+    };
+    assert_eq!(ids("MÜLLER"), [umlaut], "full Unicode case folding");
+    assert_eq!(ids("üri"), [umlaut], "a field other than the name");
+    assert_eq!(ids("ü"), [umlaut], "a one-character query scans");
+    assert_eq!(
+        ids("example/busy"),
+        [custom],
+        "custom field values are searched"
+    );
+    assert_eq!(ids("0%_s"), [wildcard], "% and _ are literal");
+    assert_eq!(ids("%"), [wildcard], "a lone % is literal");
+    assert!(ids("müllerzürich").is_empty(), "no match across two fields");
+    // An update re-indexes: the old text is gone, the new is found.
+    demo.ab(
+        "write",
+        &[Value::structure([
+            ("id", Value::Int(umlaut)),
+            ("adr_two_locality", Value::from("Genève")),
+        ])],
+    );
+    assert!(ids("zürich").is_empty(), "the old text no longer matches");
+    assert_eq!(ids("GENÈVE"), [umlaut]);
+    demo.ab("delete", &[Value::Int(custom)]);
+    assert!(
+        ids("example/busy").is_empty(),
+        "a deleted contact is not found"
     );
 }
 

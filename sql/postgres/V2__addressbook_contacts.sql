@@ -61,14 +61,46 @@ CREATE TABLE addressbook_contacts (
     email_type           TEXT NOT NULL DEFAULT '',
     email_home           TEXT NOT NULL DEFAULT '',
     email_home_type      TEXT NOT NULL DEFAULT '',
+    -- Lower-cased text of every stock field and custom value, kept by the application
+    -- on each write: the one column `query` searches, and what the text index covers.
+    search_text          TEXT NOT NULL DEFAULT '',
     created              BIGINT NOT NULL,
     last_mod             BIGINT NOT NULL
 );
 
 CREATE INDEX addressbook_contacts_owner_last_mod ON addressbook_contacts (owner, last_mod);
 CREATE INDEX addressbook_contacts_owner_name ON addressbook_contacts (owner, n_family, n_given, id);
-CREATE INDEX addressbook_contacts_name ON addressbook_contacts (n_family, n_given, id);
-CREATE INDEX addressbook_contacts_last_mod ON addressbook_contacts (last_mod);
+CREATE INDEX addressbook_contacts_owner_fn ON addressbook_contacts (owner, fn, id);
+CREATE INDEX addressbook_contacts_owner_org ON addressbook_contacts (owner, org_name, id);
+
+-- Substring search (`query`) through a trigram GIN index over search_text. pg_trgm ships
+-- with PostgreSQL (contrib) and is a trusted extension. It is created once per database in
+-- `public` (never in a per-tenant schema, whose DROP would take every other schema's index
+-- with it); a global advisory lock orders concurrent first migrations. Without pg_trgm the
+-- search still works, by scanning.
+DO $$
+DECLARE
+    trgm_schema text;
+BEGIN
+    PERFORM pg_advisory_xact_lock(hashtext('groupware pg_trgm'));
+    SELECT n.nspname INTO trgm_schema
+        FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace
+        WHERE e.extname = 'pg_trgm';
+    IF trgm_schema IS NULL THEN
+        BEGIN
+            CREATE EXTENSION pg_trgm WITH SCHEMA public;
+            trgm_schema := 'public';
+        EXCEPTION WHEN OTHERS THEN
+            RAISE WARNING 'pg_trgm is unavailable (%); addressbook text search will scan', SQLERRM;
+        END;
+    END IF;
+    IF trgm_schema IS NOT NULL THEN
+        EXECUTE format(
+            'CREATE INDEX addressbook_contacts_search ON addressbook_contacts '
+            'USING gin (search_text %I.gin_trgm_ops)', trgm_schema);
+    END IF;
+END
+$$;
 
 -- Categories of the addressbook. owner NULL is a global category every user sees.
 CREATE TABLE addressbook_categories (

@@ -61,14 +61,41 @@ CREATE TABLE addressbook_contacts (
     email_type           TEXT NOT NULL DEFAULT '',
     email_home           TEXT NOT NULL DEFAULT '',
     email_home_type      TEXT NOT NULL DEFAULT '',
+    -- Lower-cased text of every stock field and custom value, kept by the application
+    -- on each write: the one column `query` searches, and what the text index covers.
+    search_text          TEXT NOT NULL DEFAULT '',
     created              INTEGER NOT NULL,
     last_mod             INTEGER NOT NULL
 );
 
 CREATE INDEX addressbook_contacts_owner_last_mod ON addressbook_contacts (owner, last_mod);
 CREATE INDEX addressbook_contacts_owner_name ON addressbook_contacts (owner, n_family, n_given, id);
-CREATE INDEX addressbook_contacts_name ON addressbook_contacts (n_family, n_given, id);
-CREATE INDEX addressbook_contacts_last_mod ON addressbook_contacts (last_mod);
+CREATE INDEX addressbook_contacts_owner_fn ON addressbook_contacts (owner, fn, id);
+CREATE INDEX addressbook_contacts_owner_org ON addressbook_contacts (owner, org_name, id);
+
+-- Substring search (`query`) through a trigram full-text index over search_text. It is an
+-- external-content table: the triggers keep it in step with the contacts.
+CREATE VIRTUAL TABLE addressbook_contacts_search USING fts5 (
+    search_text,
+    content = 'addressbook_contacts',
+    content_rowid = 'id',
+    tokenize = 'trigram'
+);
+
+CREATE TRIGGER addressbook_contacts_search_insert AFTER INSERT ON addressbook_contacts BEGIN
+    INSERT INTO addressbook_contacts_search (rowid, search_text) VALUES (new.id, new.search_text);
+END;
+
+CREATE TRIGGER addressbook_contacts_search_delete AFTER DELETE ON addressbook_contacts BEGIN
+    INSERT INTO addressbook_contacts_search (addressbook_contacts_search, rowid, search_text)
+        VALUES ('delete', old.id, old.search_text);
+END;
+
+CREATE TRIGGER addressbook_contacts_search_update AFTER UPDATE OF search_text ON addressbook_contacts BEGIN
+    INSERT INTO addressbook_contacts_search (addressbook_contacts_search, rowid, search_text)
+        VALUES ('delete', old.id, old.search_text);
+    INSERT INTO addressbook_contacts_search (rowid, search_text) VALUES (new.id, new.search_text);
+END;
 
 -- Categories of the addressbook. owner NULL is a global category every user sees.
 CREATE TABLE addressbook_categories (

@@ -404,6 +404,31 @@ impl Default for ListQuery {
 }
 
 /// Escapes `%`, `_` and the escape character itself for a `LIKE … ESCAPE '\'` pattern.
+/// Separates fields in [`search_text`], so a query never matches across two fields.
+const SEARCH_SEPARATOR: char = '\u{1f}';
+
+/// The text `query` searches in: every part (stock fields, custom values) lower-cased and
+/// joined. Lower-casing happens here, in Rust, so that both backends fold case the same
+/// way (full Unicode), and the query is folded by [`search_needle`] to match.
+pub fn search_text<'a>(parts: impl IntoIterator<Item = &'a str>) -> String {
+    let mut text = String::new();
+    for part in parts {
+        if part.is_empty() {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push(SEARCH_SEPARATOR);
+        }
+        text.push_str(&part.to_lowercase());
+    }
+    text
+}
+
+/// A `query` folded the way [`search_text`] folds what it searches.
+pub fn search_needle(query: &str) -> String {
+    query.to_lowercase()
+}
+
 pub fn escape_like(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for character in text.chars() {
@@ -442,6 +467,15 @@ pub fn validate_customfield_name(name: &str) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn search_text_folds_case_and_keeps_fields_apart() {
+        let text = search_text(["Jürgen", "", "MÜLLER", "Straße 1"]);
+        assert_eq!(text, "jürgen\u{1f}müller\u{1f}straße 1");
+        assert!(text.contains(&search_needle("MÜLLER")));
+        assert!(!text.contains(&search_needle("jürgenmüller")));
+        assert_eq!(search_text(["", ""]), "");
+    }
 
     #[test]
     fn filter_forms() {

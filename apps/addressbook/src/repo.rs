@@ -12,7 +12,7 @@ use groupware_api::store::{Backend, Row, SqlValue, Store, Transaction};
 
 use crate::model::{
     Access, AccountEntry, CategoryInput, Contact, ContactChanges, FilterTerm, IncludeUsers,
-    ListQuery, STOCK_FIELDS, escape_like, rights,
+    ListQuery, STOCK_FIELDS, escape_like, rights, search_needle, search_text,
 };
 
 /// How many ids go into one `IN (…)` list.
@@ -204,31 +204,130 @@ fn with_descendants(all: &[(i64, Option<i64>)], root: i64) -> Vec<i64> {
     found
 }
 
+/// The addressbooks `caller` may read: their own, with every right, then those whose
+/// owners granted them READ, each with the rights held.
+async fn readable_books(store: &Store, caller: i64) -> Result<Vec<(i64, i64)>, Error> {
+    let rows = store
+        .query(
+            "SELECT owner, rights FROM addressbook_grants WHERE grantee = $1 AND owner <> $1 \
+             ORDER BY owner",
+            vec![caller.into()],
+        )
+        .await?;
+    let mut books = vec![(caller, rights::ALL)];
+    for row in &rows {
+        let held = row.int("rights")?;
+        if held & rights::READ != 0 {
+            books.push((row.int("owner")?, held));
+        }
+    }
+    Ok(books)
+}
+
+/// How many matches make a text search "frequent" (see [`text_match_is_frequent`]).
+const FREQUENT_MATCHES: i64 = 1000;
+
+/// Whether at least [`FREQUENT_MATCHES`] contacts (of anyone) contain `needle`, counted
+/// through the trigram index and stopping at that bound. A page of a frequent match is found
+/// fastest by walking the ordered index and testing rows (about `limit × total / matches`
+/// rows); a rare one by asking the trigram index for every match and sorting those.
+async fn text_match_is_frequent(store: &Store, needle: &str) -> Result<bool, Error> {
+    let sql = match store.backend() {
+        Backend::Sqlite => {
+            "SELECT count(*) AS matches FROM (SELECT rowid FROM addressbook_contacts_search \
+             WHERE search_text LIKE $1 LIMIT $2) AS probe"
+        }
+        Backend::Postgres => {
+            "SELECT count(*) AS matches FROM (SELECT 1 FROM addressbook_contacts \
+             WHERE search_text LIKE $1 LIMIT $2) AS probe"
+        }
+    };
+    // Wildcards in the needle only widen this estimate; the listing itself is exact.
+    let rows = store
+        .query(
+            sql,
+            vec![format!("%{needle}%").into(), FREQUENT_MATCHES.into()],
+        )
+        .await?;
+    Ok(first_row(rows, "count")?.int("matches")? >= FREQUENT_MATCHES)
+}
+
 /// Lists the contacts `caller` may read that match `query`.
+///
+/// Visibility is decided up front from the caller's grants, so the statement filters on
+/// `owner` alone and the `(owner, order column, …)` indexes deliver a page without reading
+/// the rest of a large addressbook. Text search goes through the trigram index over
+/// `search_text` (FTS5 on SQLite, pg_trgm on PostgreSQL).
 pub async fn list(
     store: &Store,
     caller: i64,
     query: &ListQuery,
     custom: bool,
 ) -> Result<Vec<Contact>, Error> {
+    let books = readable_books(store, caller).await?;
     let mut binder = Binder::default();
+    let mut conditions = Vec::new();
     let me = binder.bind(caller);
-    let mut conditions = vec![visible_condition(&me)];
+    let rights_column = if books.len() == 1 {
+        conditions.push(format!("c.owner = {me}"));
+        rights::ALL.to_string()
+    } else {
+        let mut owners = Vec::with_capacity(books.len());
+        let mut private_owners = Vec::new();
+        let mut cases = String::from("CASE c.owner");
+        for (owner, held) in &books {
+            // PostgreSQL refuses a statement with a parameter it never sees, so the caller's
+            // own placeholder is reused rather than bound twice.
+            let placeholder = if *owner == caller {
+                me.clone()
+            } else {
+                binder.bind(*owner)
+            };
+            if held & rights::PRIVATE != 0 {
+                private_owners.push(placeholder.clone());
+            }
+            cases.push_str(&format!(" WHEN {placeholder} THEN {held}"));
+            owners.push(placeholder);
+        }
+        cases.push_str(" ELSE 0 END");
+        conditions.push(format!("c.owner IN ({})", owners.join(", ")));
+        conditions.push(format!(
+            "(c.private = 0 OR c.owner IN ({}))",
+            private_owners.join(", ")
+        ));
+        cases
+    };
     let like = match store.backend() {
         Backend::Sqlite => "LIKE",
         Backend::Postgres => "ILIKE",
     };
     if !query.query.is_empty() {
-        let pattern = binder.bind(format!("%{}%", escape_like(&query.query)));
-        let mut any = Vec::with_capacity(STOCK_FIELDS.len() + 1);
-        for field in STOCK_FIELDS {
-            any.push(format!("c.{field} {like} {pattern} ESCAPE '\\'"));
-        }
-        any.push(format!(
-            "EXISTS (SELECT 1 FROM addressbook_customfield_values v WHERE v.contact_id = c.id \
-             AND v.value {like} {pattern} ESCAPE '\\')"
-        ));
-        conditions.push(format!("({})", any.join(" OR ")));
+        let needle = search_needle(&query.query);
+        let pattern = binder.bind(format!("%{}%", escape_like(&needle)));
+        let indexable = needle.chars().count() >= 3;
+        let frequent = indexable && text_match_is_frequent(store, &needle).await?;
+        conditions.push(match (store.backend(), frequent) {
+            // Many matches: walking the ordered index and testing each row finds a page
+            // sooner than collecting every match and sorting. `|| ''` hides the column from
+            // the trigram index, which PostgreSQL's planner would otherwise favour.
+            (Backend::Postgres, true) => {
+                format!("(c.search_text || '') LIKE {pattern} ESCAPE '\\'")
+            }
+            (Backend::Postgres, false) | (Backend::Sqlite, true) => {
+                format!("c.search_text LIKE {pattern} ESCAPE '\\'")
+            }
+            // FTS5 answers LIKE from its trigram index for three characters or more, and
+            // only for a pattern without ESCAPE; wildcard characters in the query make the
+            // index's answer a superset, which the second test narrows to the exact set.
+            (Backend::Sqlite, false) if indexable => {
+                let fts = binder.bind(format!("%{needle}%"));
+                format!(
+                    "c.id IN (SELECT rowid FROM addressbook_contacts_search \
+                     WHERE search_text LIKE {fts}) AND c.search_text LIKE {pattern} ESCAPE '\\'"
+                )
+            }
+            (Backend::Sqlite, false) => format!("c.search_text LIKE {pattern} ESCAPE '\\'"),
+        });
     }
     if !query.name_prefix.is_empty() {
         let pattern = binder.bind(format!("{}%", escape_like(&query.name_prefix)));
@@ -287,15 +386,26 @@ pub async fn list(
     {
         conditions.push("c.tid = 'n'".into());
     }
+    let direction = |descending: bool| if descending { "DESC" } else { "ASC" };
     let mut order: Vec<String> = query
         .order
         .iter()
-        .map(|(column, descending)| {
-            format!("c.{column} {}", if *descending { "DESC" } else { "ASC" })
-        })
+        .map(|(column, descending)| format!("c.{column} {}", direction(*descending)))
         .collect();
-    if !query.order.iter().any(|(column, _)| *column == "id") {
-        order.push("c.id ASC".into());
+    // Ties are broken in the direction of the last term, so that ordering by family name
+    // alone walks the (owner, n_family, n_given, id) index forwards or backwards.
+    let tie_direction = direction(
+        query
+            .order
+            .last()
+            .is_some_and(|(_, descending)| *descending),
+    );
+    let ordered_by = |name: &str| query.order.iter().any(|(column, _)| *column == name);
+    if ordered_by("n_family") && !ordered_by("n_given") {
+        order.push(format!("c.n_given {tie_direction}"));
+    }
+    if !ordered_by("id") {
+        order.push(format!("c.id {tie_direction}"));
     }
     let limit = binder.bind(
         query
@@ -304,11 +414,9 @@ pub async fn list(
     );
     let offset = binder.bind(i64::try_from(query.start).unwrap_or(i64::MAX));
     let sql = format!(
-        "SELECT {columns}, {rights} AS rights FROM addressbook_contacts c \
-         LEFT JOIN addressbook_grants g ON g.owner = c.owner AND g.grantee = {me} \
+        "SELECT {columns}, {rights_column} AS rights FROM addressbook_contacts c \
          WHERE {conditions} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
         columns = select_columns(),
-        rights = rights_expression(&me),
         conditions = conditions.join(" AND "),
         order = order.join(", "),
     );
@@ -456,8 +564,44 @@ pub async fn write(
             .await?;
         }
     }
+    refresh_search_text(tx, id).await?;
     transaction.commit().await?;
     Ok(id)
+}
+
+/// Recomputes a contact's `search_text` from what is stored now (after a write's changes
+/// to its fields and custom values), inside the write's transaction.
+async fn refresh_search_text(tx: &mut dyn Transaction, id: i64) -> Result<(), Error> {
+    let rows = tx
+        .query(
+            &format!(
+                "SELECT {} FROM addressbook_contacts WHERE id = $1",
+                STOCK_FIELDS.join(", ")
+            ),
+            vec![id.into()],
+        )
+        .await?;
+    let row = first_row(rows, "SELECT contact")?;
+    let mut parts = Vec::with_capacity(STOCK_FIELDS.len() + 4);
+    for field in STOCK_FIELDS {
+        parts.push(row.text(field)?);
+    }
+    let custom = tx
+        .query(
+            "SELECT value FROM addressbook_customfield_values WHERE contact_id = $1 ORDER BY name",
+            vec![id.into()],
+        )
+        .await?;
+    for row in &custom {
+        parts.push(row.text("value")?);
+    }
+    let text = search_text(parts.iter().map(String::as_str));
+    tx.execute(
+        "UPDATE addressbook_contacts SET search_text = $1 WHERE id = $2",
+        vec![text.into(), id.into()],
+    )
+    .await?;
+    Ok(())
 }
 
 fn bday_text(bday: Option<NaiveDate>) -> String {

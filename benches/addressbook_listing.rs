@@ -1,0 +1,330 @@
+//! Addressbook listing latency over a large addressbook.
+//!
+//! Loads N contacts (default 1,000,000) for one user into a fresh database, then times the
+//! listings clients really send (`addressbook.boaddressbook.read_entries` as KDE and the
+//! Outlook connector page through an addressbook) through the application's repository, the
+//! same code path the XML-RPC handler runs.
+//!
+//! ```text
+//! cargo bench --bench addressbook_listing -- [--backend sqlite|postgres] [--contacts N] [--runs R]
+//! ```
+//!
+//! SQLite uses a file in a temporary directory; PostgreSQL a throw-away schema in
+//! `GROUPWARE_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`).
+//! This is a measurement, not a test: it asserts nothing about time.
+
+use std::time::{Duration, Instant};
+
+use groupware::accounts::{self, NewAccount};
+use groupware_addressbook::model::{self, ListQuery};
+use groupware_addressbook::repo;
+use groupware_api::store::{SqlValue, Store};
+
+struct Options {
+    backend: String,
+    contacts: usize,
+    runs: usize,
+}
+
+fn options() -> Options {
+    let mut options = Options {
+        backend: "sqlite".into(),
+        contacts: 1_000_000,
+        runs: 20,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--backend" => options.backend = args.next().expect("--backend VALUE"),
+            "--contacts" => {
+                options.contacts = args
+                    .next()
+                    .and_then(|n| n.parse().ok())
+                    .expect("--contacts N")
+            }
+            "--runs" => options.runs = args.next().and_then(|n| n.parse().ok()).expect("--runs N"),
+            // `cargo bench` passes `--bench`; ignore what is not ours.
+            _ => {}
+        }
+    }
+    options
+}
+
+const GIVEN: &[&str] = &[
+    "Anna", "Ben", "Clara", "David", "Eva", "Felix", "Greta", "Hans", "Ines", "Jonas", "Karla",
+    "Lukas", "Mia", "Noah", "Olga", "Paul", "Rosa", "Sven", "Tina", "Uwe",
+];
+const FAMILY: &[&str] = &[
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Fischer",
+    "Weber",
+    "Meyer",
+    "Wagner",
+    "Becker",
+    "Schulz",
+    "Hoffmann",
+    "Koch",
+    "Richter",
+    "Klein",
+    "Wolf",
+    "Neumann",
+    "Schwarz",
+    "Zimmermann",
+    "Braun",
+    "Krüger",
+    "Hartmann",
+    "Smith",
+    "Jones",
+    "Brown",
+    "Taylor",
+    "Wilson",
+    "Davies",
+    "Evans",
+];
+const CITIES: &[&str] = &[
+    "Berlin",
+    "Hamburg",
+    "München",
+    "Köln",
+    "Frankfurt",
+    "Stuttgart",
+    "Leipzig",
+    "Dresden",
+];
+const ORGS: &[&str] = &[
+    "Acme", "Initech", "Globex", "Umbrella", "Hooli", "Stark", "Wayne",
+];
+
+async fn open(backend: &str) -> (Store, Option<tempfile::TempDir>, Option<(String, String)>) {
+    match backend {
+        "sqlite" => {
+            let dir = tempfile::tempdir().expect("temporary directory");
+            let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+            (
+                groupware::store::open(&url).await.expect("open SQLite"),
+                Some(dir),
+                None,
+            )
+        }
+        "postgres" => {
+            let base = std::env::var("GROUPWARE_TEST_DATABASE_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+            let schema = format!(
+                "gw_bench_{}",
+                &groupware::crypto::generate_token().expect("token")[..12]
+            );
+            let admin = groupware::store::open(&base)
+                .await
+                .expect("open PostgreSQL");
+            admin
+                .execute(&format!("CREATE SCHEMA {schema}"), vec![])
+                .await
+                .expect("create schema");
+            let separator = if base.contains('?') { '&' } else { '?' };
+            let url = format!("{base}{separator}schema={schema}");
+            (
+                groupware::store::open(&url)
+                    .await
+                    .expect("open PostgreSQL schema"),
+                None,
+                Some((base, schema)),
+            )
+        }
+        other => panic!("unknown backend {other:?} (sqlite or postgres)"),
+    }
+}
+
+/// Inserts `count` contacts for `owner` in batches, one transaction per batch.
+async fn load(store: &Store, owner: i64, count: usize) {
+    const BATCH: usize = 500;
+    const COLUMNS: &[&str] = &[
+        "owner",
+        "fn",
+        "n_given",
+        "n_family",
+        "org_name",
+        "adr_one_locality",
+        "email",
+        "tel_work",
+        "note",
+        "search_text",
+        "created",
+        "last_mod",
+    ];
+    let started = Instant::now();
+    let mut done = 0;
+    while done < count {
+        let rows = BATCH.min(count - done);
+        let mut sql = format!(
+            "INSERT INTO addressbook_contacts ({}) VALUES ",
+            COLUMNS.join(", ")
+        );
+        let mut params: Vec<SqlValue> = Vec::with_capacity(rows * COLUMNS.len());
+        for row in 0..rows {
+            let n = done + row;
+            if row > 0 {
+                sql.push_str(", ");
+            }
+            sql.push('(');
+            for column in 0..COLUMNS.len() {
+                if column > 0 {
+                    sql.push_str(", ");
+                }
+                sql.push_str(&format!("${}", params.len() + column + 1));
+            }
+            sql.push(')');
+            let given = GIVEN[n % GIVEN.len()];
+            let family = FAMILY[(n / GIVEN.len()) % FAMILY.len()];
+            let family = format!("{family}{}", n % 1000);
+            let full = format!("{given} {family}");
+            let email = format!("{}.{}{n}@example.org", given.to_lowercase(), n % 97);
+            let phone = format!("+49 30 {n:07}");
+            let note = if n % 10 == 0 { "met at the fair" } else { "" };
+            let (org, city) = (ORGS[n % ORGS.len()], CITIES[n % CITIES.len()]);
+            let search = model::search_text([
+                full.as_str(),
+                given,
+                family.as_str(),
+                org,
+                city,
+                email.as_str(),
+                phone.as_str(),
+                note,
+            ]);
+            params.extend([
+                SqlValue::from(owner),
+                SqlValue::from(full),
+                SqlValue::from(given),
+                SqlValue::from(family.clone()),
+                SqlValue::from(org),
+                SqlValue::from(city),
+                SqlValue::from(email),
+                SqlValue::from(phone),
+                SqlValue::from(note),
+                SqlValue::from(search),
+                SqlValue::from(1_700_000_000_i64 + n as i64),
+                SqlValue::from(1_700_000_000_i64 + n as i64),
+            ]);
+        }
+        let mut transaction = store.begin().await.expect("begin");
+        transaction
+            .execute(&sql, params)
+            .await
+            .expect("insert contacts");
+        transaction.commit().await.expect("commit");
+        done += rows;
+        if done % 100_000 == 0 {
+            eprintln!("  loaded {done} contacts ({:.0?})", started.elapsed());
+        }
+    }
+    let analyze = "ANALYZE";
+    store.execute(analyze, vec![]).await.expect("ANALYZE");
+    eprintln!("loaded {count} contacts in {:.1?}", started.elapsed());
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let options = options();
+    let (store, _dir, schema) = open(&options.backend).await;
+    groupware::store::migrate::migrate(&store)
+        .await
+        .expect("migrate");
+    let owner = accounts::create_account(
+        &store,
+        NewAccount {
+            username: "bench".into(),
+            password: None,
+            full_name: "Bench".into(),
+            email: String::new(),
+            timezone: "UTC".into(),
+            is_admin: false,
+            apps: vec!["addressbook".into()],
+        },
+    )
+    .await
+    .expect("create account");
+    load(&store, owner, options.contacts).await;
+
+    let page = |start: u64, query: &str, filter: &str, order: &str| ListQuery {
+        start,
+        limit: Some(50),
+        query: query.into(),
+        filter: model::parse_filter(filter).expect("filter"),
+        order: model::parse_order(order, false).expect("order"),
+        ..ListQuery::default()
+    };
+    let cases: Vec<(&str, ListQuery)> = vec![
+        ("first page, order by n_family", page(0, "", "", "n_family")),
+        ("page at row 10,000", page(10_000, "", "", "n_family")),
+        (
+            "query 'schmidt' (frequent)",
+            page(0, "schmidt", "", "n_family"),
+        ),
+        (
+            "query 'jonas.5' (rare-ish)",
+            page(0, "jonas.5", "", "n_family"),
+        ),
+        (
+            "query '0004242' (one contact)",
+            page(0, "0004242", "", "n_family"),
+        ),
+        (
+            "filter org_name=Hooli",
+            page(0, "", "org_name=Hooli", "n_family"),
+        ),
+        (
+            "query + filter + order",
+            page(0, "berlin", "org_name=Acme", "n_given"),
+        ),
+        (
+            "lastmod sync (last 1,000 changed)",
+            ListQuery {
+                modified_after: Some(1_700_000_000 + options.contacts as i64 - 1_000),
+                limit: Some(50),
+                ..ListQuery::default()
+            },
+        ),
+    ];
+    println!(
+        "\naddressbook listing, {} backend, {} contacts, page size 50, {} runs each",
+        options.backend, options.contacts, options.runs
+    );
+    println!(
+        "{:<36} {:>10} {:>10} {:>10} {:>6}",
+        "listing", "p50", "p95", "max", "rows"
+    );
+    for (name, query) in &cases {
+        let mut times = Vec::with_capacity(options.runs);
+        let mut rows = 0;
+        for _ in 0..options.runs {
+            let started = Instant::now();
+            let contacts = repo::list(&store, owner, query, false).await.expect("list");
+            times.push(started.elapsed());
+            rows = contacts.len();
+        }
+        times.sort();
+        println!(
+            "{name:<36} {:>10.2?} {:>10.2?} {:>10.2?} {rows:>6}",
+            percentile(&times, 0.5),
+            percentile(&times, 0.95),
+            times[times.len() - 1]
+        );
+    }
+    drop(store);
+    if let Some((base, schema)) = schema {
+        let admin = groupware::store::open(&base)
+            .await
+            .expect("reopen PostgreSQL");
+        admin
+            .execute(&format!("DROP SCHEMA {schema} CASCADE"), vec![])
+            .await
+            .expect("drop schema");
+    }
+}
