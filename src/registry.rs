@@ -168,6 +168,18 @@ pub const SESSION_METHODS: &[(&str, Builtin, &[&[&str]], &str)] = &[
     ),
 ];
 
+/// Builtins need no session; all but login, logout and multicall (which may run anything)
+/// only read, so JSON-RPC may offer them over GET.
+fn builtin_flags(builtin: Builtin) -> Flags {
+    match builtin {
+        Builtin::Login | Builtin::Logout | Builtin::Multicall => Flags {
+            read_only: false,
+            requires_session: false,
+        },
+        _ => Flags::PUBLIC,
+    }
+}
+
 impl Registry {
     /// Merges the tables. `with_sessions` adds `system.login`/`system.logout`.
     pub fn build(tables: &[MethodTable], with_sessions: bool) -> Result<Registry, RegistryError> {
@@ -185,7 +197,7 @@ impl Registry {
                 signatures,
                 help: (*help).to_owned(),
                 author: "groupware",
-                flags: Flags::PUBLIC,
+                flags: builtin_flags(*builtin),
                 target: Target::Builtin(*builtin),
             })?;
         }
