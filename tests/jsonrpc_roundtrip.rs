@@ -65,3 +65,76 @@ proptest! {
         prop_assert_eq!(round_trip(&original), original);
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// Arbitrary bytes and arbitrary GET fields never panic the decoder.
+    #[test]
+    fn any_input_decodes_or_faults(body in proptest::collection::vec(any::<u8>(), 0..256)) {
+        let _ = jsonrpc::decode_body(&body);
+    }
+
+    #[test]
+    fn any_query_decodes_or_faults(
+        method in proptest::option::of(any::<String>()),
+        params in proptest::option::of(any::<String>()),
+        id in proptest::option::of(any::<String>()),
+    ) {
+        let request = jsonrpc::decode_get(method.as_deref(), params.as_deref(), id.as_deref());
+        prop_assert!(request.id.is_some(), "a GET is always answered");
+    }
+
+    /// Structurally valid JSON of any shape decodes or faults, never panics.
+    #[test]
+    fn any_json_request_decodes_or_faults(value in json_value()) {
+        let body = serde_json::json!([value.clone(), {"jsonrpc": "2.0", "method": "m", "params": value, "id": 1}]);
+        let _ = jsonrpc::decode_body(body.to_string().as_bytes());
+    }
+}
+
+fn json_value() -> impl Strategy<Value = serde_json::Value> {
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<u64>().prop_map(serde_json::Value::from),
+        any::<f64>()
+            .prop_filter("finite", |n| n.is_finite())
+            .prop_map(serde_json::Value::from),
+        prop::sample::select(vec![
+            "__jsonclass__",
+            "datetime",
+            "binary",
+            "x",
+            "2024-01-02T03:04:05"
+        ])
+        .prop_map(serde_json::Value::from),
+        any::<String>().prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(6, 64, 6, |inner| {
+        prop_oneof![
+            proptest::collection::vec(inner.clone(), 0..4).prop_map(serde_json::Value::Array),
+            proptest::collection::vec(
+                (
+                    prop::sample::select(vec![
+                        "__jsonclass__",
+                        "a",
+                        "jsonrpc",
+                        "method",
+                        "id",
+                        "params"
+                    ]),
+                    inner
+                ),
+                0..4
+            )
+            .prop_map(|members| serde_json::Value::Object(
+                members
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect()
+            )),
+        ]
+    })
+}
