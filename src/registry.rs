@@ -402,6 +402,25 @@ mod tests {
     }
 
     #[test]
+    fn only_reading_builtins_are_read_only() {
+        let Ok(registry) = Registry::build(&[table(&["addressbook.boaddressbook.read"])], true)
+        else {
+            panic!("build failed");
+        };
+        let read_only = |name: &str| registry.get(name).map(|entry| entry.flags.read_only);
+        for name in ["system.login", "system.logout", "system.multicall"] {
+            assert_eq!(read_only(name), Some(false), "{name}");
+        }
+        for name in [
+            "system.listMethods",
+            "system.time",
+            "addressbook.boaddressbook.listMethods",
+        ] {
+            assert_eq!(read_only(name), Some(true), "{name}");
+        }
+    }
+
+    #[test]
     fn malformed_names_are_refused() {
         assert!(matches!(
             Registry::build(&[table(&["nodots"])], false),
