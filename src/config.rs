@@ -176,6 +176,11 @@ pub struct ServeArgs {
     #[arg(long, env = "GROUPWARE_ENABLE_INTEROP", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
     pub enable_interop: bool,
 
+    /// Answer `GET /jsonrpc?…&callback=NAME` as JSONP. Such calls are always anonymous
+    /// (no Authorization header or cookie is honoured), so only public methods answer.
+    #[arg(long, env = "GROUPWARE_JSONP", action = ArgAction::SetTrue, value_parser = BoolishValueParser::new())]
+    pub jsonp: bool,
+
     /// Log format. The level comes from `RUST_LOG` (default `info`).
     #[arg(long, env = "GROUPWARE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

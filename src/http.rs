@@ -16,7 +16,7 @@ use warp::Filter;
 use warp::http::{HeaderMap, Method, Response as HttpResponse, StatusCode, header};
 
 use crate::credentials::parse_authorization;
-use crate::service::{Response, Service, xml_content_type_allowed};
+use crate::service::{Response, Service, json_content_type_allowed, xml_content_type_allowed};
 
 /// Transport settings.
 #[derive(Debug, Clone, Copy)]
@@ -34,12 +34,14 @@ pub async fn serve(
 ) {
     let routes = warp::method()
         .and(warp::path::full())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
         .and(warp::addr::remote())
         .and(warp::body::stream())
         .and_then(
             move |method: Method,
                   path: warp::path::FullPath,
+                  query: String,
                   headers: HeaderMap,
                   remote: Option<SocketAddr>,
                   body| {
@@ -50,6 +52,7 @@ pub async fn serve(
                         limits,
                         method,
                         path.as_str(),
+                        &query,
                         &headers,
                         remote,
                         body,
@@ -67,11 +70,13 @@ pub async fn serve(
 }
 
 /// Routes one request.
+#[allow(clippy::too_many_arguments)]
 async fn handle<S, B>(
     service: &Service,
     limits: HttpLimits,
     method: Method,
     path: &str,
+    query: &str,
     headers: &HeaderMap,
     remote: Option<SocketAddr>,
     body: S,
@@ -80,37 +85,16 @@ where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
-    let is_xmlrpc = matches!(path, "/xmlrpc" | "/xmlrpc.php" | "/xmlrpc/");
-    if !is_xmlrpc {
-        return Response::plain(404, "Not found. The XML-RPC endpoint is POST /xmlrpc.\n");
-    }
-    if method != Method::POST {
-        let mut response =
-            Response::plain(405, "Method not allowed: send XML-RPC calls with POST.\n");
-        response.allow = Some("POST");
-        return response;
-    }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok());
-    if !xml_content_type_allowed(content_type) {
-        return Response::plain(
-            415,
-            "Unsupported media type: send text/xml or application/xml.\n",
-        );
-    }
-    if headers
-        .get(header::CONTENT_ENCODING)
-        .is_some_and(|value| !value.as_bytes().eq_ignore_ascii_case(b"identity"))
-    {
-        return Response::plain(
-            415,
-            "Unsupported content encoding: send the body uncompressed.\n",
-        );
-    }
-    let body = match read_body(headers, body, limits.max_body_bytes).await {
-        Ok(body) => body,
-        Err(response) => return response,
+    let endpoint = match path {
+        "/xmlrpc" | "/xmlrpc.php" | "/xmlrpc/" => Endpoint::XmlRpc,
+        "/jsonrpc" | "/jsonrpc/" => Endpoint::JsonRpc,
+        "/" => Endpoint::Docs,
+        _ => {
+            return Response::plain(
+                404,
+                "Not found. The endpoints are POST /xmlrpc and POST /jsonrpc; GET / documents them.\n",
+            );
+        }
     };
     let credentials = parse_authorization(
         headers
@@ -125,15 +109,98 @@ where
             .and_then(|value| value.to_str().ok())
             .map(|agent| agent.chars().take(200).collect()),
     };
-    match tokio::time::timeout(
-        limits.request_timeout,
-        service.xmlrpc(body, credentials, info),
-    )
-    .await
+    if method == Method::GET {
+        let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+            .into_owned()
+            .collect();
+        let call = endpoint == Endpoint::JsonRpc && pairs.iter().any(|(name, _)| name == "method");
+        let work = async {
+            if call {
+                service.jsonrpc_get(&pairs, credentials, info).await
+            } else {
+                service
+                    .docs_page(credentials, info, &base_url(headers))
+                    .await
+            }
+        };
+        return with_timeout(limits, work).await;
+    }
+    if method != Method::POST || endpoint == Endpoint::Docs {
+        let allow = if endpoint == Endpoint::Docs {
+            "GET"
+        } else {
+            "GET, POST"
+        };
+        let mut response = Response::plain(
+            405,
+            "Method not allowed: send calls with POST; GET shows the documentation.\n",
+        );
+        response.allow = Some(allow);
+        return response;
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok());
+    match endpoint {
+        Endpoint::XmlRpc if !xml_content_type_allowed(content_type) => {
+            return Response::plain(
+                415,
+                "Unsupported media type: send text/xml or application/xml.\n",
+            );
+        }
+        Endpoint::JsonRpc if !json_content_type_allowed(content_type) => {
+            return Response::plain(415, "Unsupported media type: send application/json.\n");
+        }
+        _ => {}
+    }
+    if headers
+        .get(header::CONTENT_ENCODING)
+        .is_some_and(|value| !value.as_bytes().eq_ignore_ascii_case(b"identity"))
     {
+        return Response::plain(
+            415,
+            "Unsupported content encoding: send the body uncompressed.\n",
+        );
+    }
+    let body = match read_body(headers, body, limits.max_body_bytes).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    if endpoint == Endpoint::JsonRpc {
+        return with_timeout(limits, service.jsonrpc(body, credentials, info)).await;
+    }
+    with_timeout(limits, service.xmlrpc(body, credentials, info)).await
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    XmlRpc,
+    JsonRpc,
+    Docs,
+}
+
+async fn with_timeout(limits: HttpLimits, work: impl Future<Output = Response>) -> Response {
+    match tokio::time::timeout(limits.request_timeout, work).await {
         Ok(response) => response,
         Err(_) => Response::plain(503, "The request took too long and was abandoned.\n"),
     }
+}
+
+/// `http://HOST` from the `Host` header for the documentation's examples, if it looks like
+/// a host name or address with a port; a fixed placeholder otherwise.
+fn base_url(headers: &HeaderMap) -> String {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .filter(|host| {
+            !host.is_empty()
+                && host.len() <= 255
+                && host.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']')
+                })
+        })
+        .unwrap_or("127.0.0.1:8080");
+    format!("http://{host}")
 }
 
 /// Reads the body, refusing (413) anything over `max` whether it declares a length or not.
@@ -177,8 +244,19 @@ fn into_http(response: Response) -> HttpResponse<Bytes> {
     let length = response.body.len();
     let mut builder = HttpResponse::builder()
         .status(StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .header(header::CONTENT_TYPE, response.content_type)
-        .header(header::CONTENT_LENGTH, length);
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    if response.status != 204 {
+        builder = builder
+            .header(header::CONTENT_TYPE, response.content_type)
+            .header(header::CONTENT_LENGTH, length);
+    }
+    if response.content_type.starts_with("text/html") {
+        // The documentation page needs nothing but its inline style.
+        builder = builder.header(
+            header::CONTENT_SECURITY_POLICY,
+            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
+        );
+    }
     if response.challenge {
         builder = builder.header(header::WWW_AUTHENTICATE, "Basic realm=\"groupware\"");
     }

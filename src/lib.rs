@@ -11,6 +11,7 @@
 //!
 //! [`credentials`] parses the `Authorization` header and [`auth`] checks it against the
 //! sessions of [`session`] and the accounts of [`accounts`], all stored through [`store`].
+//! [`docs`] renders the browsable documentation page from the registry.
 //! [`config`] is the command line; [`admin`] the `user`/`session` commands.
 
 pub mod accounts;
@@ -21,6 +22,7 @@ pub mod config;
 pub mod credentials;
 pub mod crypto;
 pub mod dispatch;
+pub mod docs;
 pub mod http;
 pub mod registry;
 pub mod service;

@@ -168,6 +168,18 @@ pub const SESSION_METHODS: &[(&str, Builtin, &[&[&str]], &str)] = &[
     ),
 ];
 
+/// Builtins need no session; all but login, logout and multicall (which may run anything)
+/// only read, so JSON-RPC may offer them over GET.
+fn builtin_flags(builtin: Builtin) -> Flags {
+    match builtin {
+        Builtin::Login | Builtin::Logout | Builtin::Multicall => Flags {
+            read_only: false,
+            requires_session: false,
+        },
+        _ => Flags::PUBLIC,
+    }
+}
+
 impl Registry {
     /// Merges the tables. `with_sessions` adds `system.login`/`system.logout`.
     pub fn build(tables: &[MethodTable], with_sessions: bool) -> Result<Registry, RegistryError> {
@@ -185,7 +197,7 @@ impl Registry {
                 signatures,
                 help: (*help).to_owned(),
                 author: "groupware",
-                flags: Flags::PUBLIC,
+                flags: builtin_flags(*builtin),
                 target: Target::Builtin(*builtin),
             })?;
         }
@@ -387,6 +399,25 @@ mod tests {
         assert!(!entry.visible_to(Some(&account)));
         account.apps.push("addressbook".into());
         assert!(entry.visible_to(Some(&account)));
+    }
+
+    #[test]
+    fn only_reading_builtins_are_read_only() {
+        let Ok(registry) = Registry::build(&[table(&["addressbook.boaddressbook.read"])], true)
+        else {
+            panic!("build failed");
+        };
+        let read_only = |name: &str| registry.get(name).map(|entry| entry.flags.read_only);
+        for name in ["system.login", "system.logout", "system.multicall"] {
+            assert_eq!(read_only(name), Some(false), "{name}");
+        }
+        for name in [
+            "system.listMethods",
+            "system.time",
+            "addressbook.boaddressbook.listMethods",
+        ] {
+            assert_eq!(read_only(name), Some(true), "{name}");
+        }
     }
 
     #[test]

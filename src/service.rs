@@ -9,6 +9,11 @@ use crate::codec::{XmlLimits, xmlrpc};
 use crate::credentials::Credentials;
 use crate::dispatch::{Dispatcher, Request};
 
+mod jsonrpc;
+mod pages;
+
+pub use jsonrpc::{JSON_CONTENT_TYPE, json_content_type_allowed};
+
 /// Bodies larger than this are decoded on a blocking thread, off the async workers.
 const BLOCKING_DECODE_THRESHOLD: usize = 64 * 1024;
 
@@ -58,10 +63,12 @@ pub fn xml_content_type_allowed(content_type: Option<&str>) -> bool {
     essence == "text/xml" || essence == "application/xml" || essence.ends_with("+xml")
 }
 
-/// Serves the XML-RPC endpoint.
+/// Serves the RPC endpoints and the documentation page.
 pub struct Service {
     pub dispatcher: Arc<Dispatcher>,
     pub limits: XmlLimits,
+    /// Answer JSON-RPC GETs with a `callback` as JSONP (`--jsonp`).
+    pub jsonp: bool,
 }
 
 impl Service {

@@ -561,6 +561,7 @@ fn http_challenges_calls_without_credentials() {
     let service = Arc::new(Service {
         dispatcher: Arc::new(dispatcher),
         limits: XmlLimits::default(),
+        jsonp: false,
     });
     let limits = groupware::http::HttpLimits {
         max_body_bytes: 1 << 20,

@@ -120,11 +120,39 @@ fn non_xml_content_types_are_refused_with_415() {
 }
 
 #[test]
-fn get_is_405() {
+fn get_shows_the_documentation_and_other_methods_are_405() {
     let server = interop();
+    let client = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("HTTP client");
     for path in ["/xmlrpc", "/xmlrpc.php"] {
-        let (status, _, body) = server.get(path);
-        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "GET {path}: {body}");
+        let (status, headers, body) = server.get(path);
+        assert_eq!(status, StatusCode::OK, "GET {path}: {body}");
+        assert_eq!(
+            headers.get("content-type").and_then(|v| v.to_str().ok()),
+            Some("text/html; charset=utf-8")
+        );
+        assert!(
+            body.contains("data-method=\"system.listMethods\""),
+            "{body}"
+        );
+        let response = client
+            .put(format!("{}{path}", server.url()))
+            .send()
+            .expect("PUT");
+        assert_eq!(
+            response.status(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "PUT {path}"
+        );
+        assert_eq!(
+            response
+                .headers()
+                .get("allow")
+                .and_then(|v| v.to_str().ok()),
+            Some("GET, POST")
+        );
     }
 }
 

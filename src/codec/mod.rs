@@ -5,6 +5,7 @@
 
 pub mod datetime;
 pub mod encoding;
+pub mod jsonrpc;
 pub mod prescan;
 pub mod xmlrpc;
 

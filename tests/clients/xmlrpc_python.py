@@ -496,13 +496,20 @@ def _():
     expect_equal("status", status, 415)
 
 
-@check("HTTP: GET /xmlrpc is 405")
+@check("HTTP: GET /xmlrpc is the documentation page, PUT is 405")
 def _():
     url = urllib.parse.urlsplit(BASE)
     connection = http.client.HTTPConnection(url.hostname, url.port, timeout=60)
     try:
         connection.request("GET", "/xmlrpc")
-        expect_equal("GET status", connection.getresponse().status, 405)
+        response = connection.getresponse()
+        expect_equal("GET status", response.status, 200)
+        expect_equal("GET type", response.getheader("Content-Type"), "text/html; charset=utf-8")
+        response.read()
+        connection.request("PUT", "/xmlrpc")
+        response = connection.getresponse()
+        expect_equal("PUT status", response.status, 405)
+        response.read()
     finally:
         connection.close()
 

@@ -951,3 +951,45 @@ pub fn cli_ok(args: &[&str], database: &str, stdin: Option<&str>) -> String {
     );
     stdout
 }
+
+// Arbitrary requests (JSON-RPC, the documentation page)
+
+impl Server {
+    /// Sends `method path` with extra headers and an optional body; returns the status,
+    /// headers and body text.
+    pub fn request(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<Vec<u8>>,
+    ) -> (StatusCode, HeaderMap, String) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("HTTP method");
+        let mut request = self.client.request(method, format!("{}{path}", self.url));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request.body(body);
+        }
+        self.send(request)
+    }
+}
+
+/// Whether `program --version` runs. Missing, it is a failure under `CI=true` and a loud
+/// SKIPPED line (returning false) otherwise; `what` names the skipped test.
+pub fn tool_available(program: &str, what: &str) -> bool {
+    let available = Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !available {
+        if on_ci() {
+            panic!("{program} is required on CI (CI=true) but was not found ({what})");
+        }
+        eprintln!("\n!!!!!!!! SKIPPED {what}: {program} not found !!!!!!!!\n");
+    }
+    available
+}
