@@ -6,11 +6,13 @@
 //! same code path the XML-RPC handler runs.
 //!
 //! ```text
-//! cargo bench --bench addressbook_listing -- [--backend sqlite|postgres] [--contacts N] [--runs R]
+//! cargo bench --bench addressbook_listing -- [--backend sqlite|postgres] [--contacts N] [--runs R] [--keep]
 //! ```
 //!
 //! SQLite uses a file in a temporary directory; PostgreSQL a throw-away schema in
 //! `GROUPWARE_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`).
+//! With `--keep` the data stays (`target/bench-data/addressbook-N.db`, schema
+//! `gw_bench_keep_N`) and a later `--keep` run with the same N reuses it instead of loading.
 //! This is a measurement, not a test: it asserts nothing about time.
 
 use std::time::{Duration, Instant};
@@ -21,6 +23,7 @@ use groupware_addressbook::repo;
 use groupware_api::store::{SqlValue, Store};
 
 struct Options {
+    keep: bool,
     backend: String,
     contacts: usize,
     runs: usize,
@@ -28,6 +31,7 @@ struct Options {
 
 fn options() -> Options {
     let mut options = Options {
+        keep: false,
         backend: "sqlite".into(),
         contacts: 1_000_000,
         runs: 20,
@@ -42,6 +46,7 @@ fn options() -> Options {
                     .and_then(|n| n.parse().ok())
                     .expect("--contacts N")
             }
+            "--keep" => options.keep = true,
             "--runs" => options.runs = args.next().and_then(|n| n.parse().ok()).expect("--runs N"),
             // `cargo bench` passes `--bench`; ignore what is not ours.
             _ => {}
@@ -97,40 +102,49 @@ const ORGS: &[&str] = &[
     "Acme", "Initech", "Globex", "Umbrella", "Hooli", "Stark", "Wayne",
 ];
 
-async fn open(backend: &str) -> (Store, Option<tempfile::TempDir>, Option<(String, String)>) {
-    match backend {
+type Opened = (Store, Option<tempfile::TempDir>, Option<(String, String)>);
+
+/// Opens the bench database; the last element names a schema to drop at the end.
+async fn open(options: &Options) -> Opened {
+    match options.backend.as_str() {
         "sqlite" => {
-            let dir = tempfile::tempdir().expect("temporary directory");
-            let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-            (
-                groupware::store::open(&url).await.expect("open SQLite"),
-                Some(dir),
-                None,
-            )
+            let (path, dir) = if options.keep {
+                let dir = std::path::Path::new("target/bench-data");
+                std::fs::create_dir_all(dir).expect("create target/bench-data");
+                (
+                    dir.join(format!("addressbook-{}.db", options.contacts)),
+                    None,
+                )
+            } else {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                (dir.path().join("bench.db"), Some(dir))
+            };
+            let url = format!("sqlite://{}", path.display());
+            let store = groupware::store::open(&url).await.expect("open SQLite");
+            (store, dir, None)
         }
         "postgres" => {
             let base = std::env::var("GROUPWARE_TEST_DATABASE_URL")
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-            let schema = format!(
-                "gw_bench_{}",
-                &groupware::crypto::generate_token().expect("token")[..12]
-            );
+            let schema = if options.keep {
+                format!("gw_bench_keep_{}", options.contacts)
+            } else {
+                let token = groupware::crypto::generate_token().expect("token");
+                format!("gw_bench_{}", &token[..12])
+            };
             let admin = groupware::store::open(&base)
                 .await
                 .expect("open PostgreSQL");
             admin
-                .execute(&format!("CREATE SCHEMA {schema}"), vec![])
+                .execute(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"), vec![])
                 .await
                 .expect("create schema");
             let separator = if base.contains('?') { '&' } else { '?' };
             let url = format!("{base}{separator}schema={schema}");
-            (
-                groupware::store::open(&url)
-                    .await
-                    .expect("open PostgreSQL schema"),
-                None,
-                Some((base, schema)),
-            )
+            let store = groupware::store::open(&url)
+                .await
+                .expect("open PostgreSQL schema");
+            (store, None, (!options.keep).then_some((base, schema)))
         }
         other => panic!("unknown backend {other:?} (sqlite or postgres)"),
     }
@@ -229,15 +243,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index]
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
-    let options = options();
-    let (store, _dir, schema) = open(&options.backend).await;
-    groupware::store::migrate::migrate(&store)
-        .await
-        .expect("migrate");
-    let owner = accounts::create_account(
-        &store,
+async fn create_bench_account(store: &Store) -> i64 {
+    accounts::create_account(
+        store,
         NewAccount {
             username: "bench".into(),
             password: None,
@@ -249,8 +257,28 @@ async fn main() {
         },
     )
     .await
-    .expect("create account");
-    load(&store, owner, options.contacts).await;
+    .expect("create account")
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let options = options();
+    let (store, _dir, schema) = open(&options).await;
+    groupware::store::migrate::migrate(&store)
+        .await
+        .expect("migrate");
+    let existing = store
+        .query("SELECT id FROM accounts WHERE username = 'bench'", vec![])
+        .await
+        .expect("look up the bench account");
+    let owner = if let Some(row) = existing.first() {
+        eprintln!("reusing the loaded addressbook");
+        row.int("id").expect("id")
+    } else {
+        let owner = create_bench_account(&store).await;
+        load(&store, owner, options.contacts).await;
+        owner
+    };
 
     let page = |start: u64, query: &str, filter: &str, order: &str| ListQuery {
         start,

@@ -119,6 +119,23 @@ fn non_xml_content_types_are_refused_with_415() {
     }
 }
 
+/// `fetch` with an `ArrayBuffer` body sends no Content-Type and no preflight, so a missing
+/// type is refused like the cross-site ones.
+#[test]
+fn a_missing_content_type_is_refused_with_415() {
+    let server = interop();
+    let client = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("HTTP client");
+    let response = client
+        .post(format!("{}/xmlrpc", server.url()))
+        .body(ping())
+        .send()
+        .expect("POST without Content-Type");
+    assert_eq!(response.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+}
+
 #[test]
 fn get_shows_the_documentation_and_other_methods_are_405() {
     let server = interop();

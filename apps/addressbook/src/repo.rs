@@ -224,40 +224,13 @@ async fn readable_books(store: &Store, caller: i64) -> Result<Vec<(i64, i64)>, E
     Ok(books)
 }
 
-/// How many matches make a text search "frequent" (see [`text_match_is_frequent`]).
-const FREQUENT_MATCHES: i64 = 1000;
-
-/// Whether at least [`FREQUENT_MATCHES`] contacts (of anyone) contain `needle`, counted
-/// through the trigram index and stopping at that bound. A page of a frequent match is found
-/// fastest by walking the ordered index and testing rows (about `limit × total / matches`
-/// rows); a rare one by asking the trigram index for every match and sorting those.
-async fn text_match_is_frequent(store: &Store, needle: &str) -> Result<bool, Error> {
-    let sql = match store.backend() {
-        Backend::Sqlite => {
-            "SELECT count(*) AS matches FROM (SELECT rowid FROM addressbook_contacts_search \
-             WHERE search_text LIKE $1 LIMIT $2) AS probe"
-        }
-        Backend::Postgres => {
-            "SELECT count(*) AS matches FROM (SELECT 1 FROM addressbook_contacts \
-             WHERE search_text LIKE $1 LIMIT $2) AS probe"
-        }
-    };
-    // Wildcards in the needle only widen this estimate; the listing itself is exact.
-    let rows = store
-        .query(
-            sql,
-            vec![format!("%{needle}%").into(), FREQUENT_MATCHES.into()],
-        )
-        .await?;
-    Ok(first_row(rows, "count")?.int("matches")? >= FREQUENT_MATCHES)
-}
-
 /// Lists the contacts `caller` may read that match `query`.
 ///
 /// Visibility is decided up front from the caller's grants, so the statement filters on
 /// `owner` alone and the `(owner, order column, …)` indexes deliver a page without reading
 /// the rest of a large addressbook. Text search goes through the trigram index over
-/// `search_text` (FTS5 on SQLite, pg_trgm on PostgreSQL).
+/// `search_text` (FTS5 on SQLite, pg_trgm on PostgreSQL), so its cost follows the number
+/// of matches, not the size of the addressbook.
 pub async fn list(
     store: &Store,
     caller: i64,
@@ -304,30 +277,20 @@ pub async fn list(
     if !query.query.is_empty() {
         let needle = search_needle(&query.query);
         let pattern = binder.bind(format!("%{}%", escape_like(&needle)));
-        let indexable = needle.chars().count() >= 3;
-        let frequent = indexable && text_match_is_frequent(store, &needle).await?;
-        conditions.push(match (store.backend(), frequent) {
-            // Many matches: walking the ordered index and testing each row finds a page
-            // sooner than collecting every match and sorting. `|| ''` hides the column from
-            // the trigram index, which PostgreSQL's planner would otherwise favour.
-            (Backend::Postgres, true) => {
-                format!("(c.search_text || '') LIKE {pattern} ESCAPE '\\'")
-            }
-            (Backend::Postgres, false) | (Backend::Sqlite, true) => {
-                format!("c.search_text LIKE {pattern} ESCAPE '\\'")
-            }
-            // FTS5 answers LIKE from its trigram index for three characters or more, and
-            // only for a pattern without ESCAPE; wildcard characters in the query make the
-            // index's answer a superset, which the second test narrows to the exact set.
-            (Backend::Sqlite, false) if indexable => {
-                let fts = binder.bind(format!("%{needle}%"));
-                format!(
-                    "c.id IN (SELECT rowid FROM addressbook_contacts_search \
-                     WHERE search_text LIKE {fts}) AND c.search_text LIKE {pattern} ESCAPE '\\'"
-                )
-            }
-            (Backend::Sqlite, false) => format!("c.search_text LIKE {pattern} ESCAPE '\\'"),
-        });
+        let exact = format!("c.search_text LIKE {pattern} ESCAPE '\\'");
+        // FTS5 answers LIKE from its trigram index for three characters or more, and only
+        // for a pattern without ESCAPE: with `%` or `_` in the query the index's answer is a
+        // superset (they act as wildcards there), which the exact test narrows. PostgreSQL's
+        // pg_trgm index serves the exact test itself.
+        let fts = store.backend() == Backend::Sqlite && needle.chars().count() >= 3;
+        if fts {
+            let fts = binder.bind(format!("%{needle}%"));
+            conditions.push(format!(
+                "c.id IN (SELECT rowid FROM addressbook_contacts_search \
+                 WHERE search_text LIKE {fts})"
+            ));
+        }
+        conditions.push(exact);
     }
     if !query.name_prefix.is_empty() {
         let pattern = binder.bind(format!("{}%", escape_like(&query.name_prefix)));
@@ -413,12 +376,17 @@ pub async fn list(
             .map_or(i64::MAX, |limit| i64::try_from(limit).unwrap_or(i64::MAX)),
     );
     let offset = binder.bind(i64::try_from(query.start).unwrap_or(i64::MAX));
+    // The page is chosen on narrow rows (id and sort keys) and only its rows are read in
+    // full: sorting thousands of text matches stays in memory.
+    let order = order.join(", ");
     let sql = format!(
-        "SELECT {columns}, {rights_column} AS rights FROM addressbook_contacts c \
-         WHERE {conditions} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+        "SELECT {columns}, {rights_column} AS rights \
+         FROM (SELECT c.id AS page_id FROM addressbook_contacts c WHERE {conditions} \
+               ORDER BY {order} LIMIT {limit} OFFSET {offset}) page \
+         JOIN addressbook_contacts c ON c.id = page.page_id \
+         ORDER BY {order}",
         columns = select_columns(),
         conditions = conditions.join(" AND "),
-        order = order.join(", "),
     );
     let rows = store.query(&sql, binder.params).await?;
     let mut contacts = rows
