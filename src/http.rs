@@ -34,12 +34,14 @@ pub async fn serve(
 ) {
     let routes = warp::method()
         .and(warp::path::full())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
         .and(warp::addr::remote())
         .and(warp::body::stream())
         .and_then(
             move |method: Method,
                   path: warp::path::FullPath,
+                  query: String,
                   headers: HeaderMap,
                   remote: Option<SocketAddr>,
                   body| {
@@ -48,8 +50,11 @@ pub async fn serve(
                     let response = handle(
                         &service,
                         limits,
-                        method,
-                        path.as_str(),
+                        Target {
+                            method,
+                            path: path.as_str(),
+                            query: &query,
+                        },
                         &headers,
                         remote,
                         body,
@@ -66,12 +71,18 @@ pub async fn serve(
         .await;
 }
 
+/// What a request asks for: its method, path and raw query string.
+struct Target<'a> {
+    method: Method,
+    path: &'a str,
+    query: &'a str,
+}
+
 /// Routes one request.
 async fn handle<S, B>(
     service: &Service,
     limits: HttpLimits,
-    method: Method,
-    path: &str,
+    target: Target<'_>,
     headers: &HeaderMap,
     remote: Option<SocketAddr>,
     body: S,
@@ -80,9 +91,53 @@ where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
+    let Target {
+        method,
+        path,
+        query,
+    } = target;
     let is_xmlrpc = matches!(path, "/xmlrpc" | "/xmlrpc.php" | "/xmlrpc/");
-    if !is_xmlrpc {
-        return Response::plain(404, "Not found. The XML-RPC endpoint is POST /xmlrpc.\n");
+    let is_soap = matches!(path, "/soap" | "/soap.php" | "/soap/");
+    if !is_xmlrpc && !is_soap {
+        return Response::plain(
+            404,
+            "Not found. The endpoints are POST /xmlrpc and POST /soap (WSDL: GET /soap?wsdl).\n",
+        );
+    }
+    let credentials = || {
+        parse_authorization(
+            headers
+                .get_all(header::AUTHORIZATION)
+                .iter()
+                .map(|value| value.as_bytes()),
+        )
+    };
+    let info = RequestInfo {
+        remote_addr: remote.map(|address| address.ip()),
+        user_agent: headers
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(|agent| agent.chars().take(200).collect()),
+    };
+    if is_soap
+        && method == Method::GET
+        && let Some(binding) = wsdl_query(query)
+    {
+        {
+            let host = headers
+                .get(header::HOST)
+                .and_then(|value| value.to_str().ok())
+                .filter(|host| {
+                    host.bytes().all(|b| {
+                        b.is_ascii_alphanumeric() || matches!(b, b'.' | b':' | b'-' | b'[' | b']')
+                    })
+                })
+                .unwrap_or("localhost");
+            let location = format!("http://{host}/soap");
+            return service
+                .wsdl(binding == "rpc", location, credentials(), info)
+                .await;
+        }
     }
     if method != Method::POST {
         let mut response =
@@ -112,28 +167,28 @@ where
         Ok(body) => body,
         Err(response) => return response,
     };
-    let credentials = parse_authorization(
-        headers
-            .get_all(header::AUTHORIZATION)
-            .iter()
-            .map(|value| value.as_bytes()),
-    );
-    let info = RequestInfo {
-        remote_addr: remote.map(|address| address.ip()),
-        user_agent: headers
-            .get(header::USER_AGENT)
-            .and_then(|value| value.to_str().ok())
-            .map(|agent| agent.chars().take(200).collect()),
+    let credentials = credentials();
+    let reply = async {
+        if is_soap {
+            let content_type = content_type.map(str::to_owned);
+            service.soap(body, content_type, credentials, info).await
+        } else {
+            service.xmlrpc(body, credentials, info).await
+        }
     };
-    match tokio::time::timeout(
-        limits.request_timeout,
-        service.xmlrpc(body, credentials, info),
-    )
-    .await
-    {
+    match tokio::time::timeout(limits.request_timeout, reply).await {
         Ok(response) => response,
         Err(_) => Response::plain(503, "The request took too long and was abandoned.\n"),
     }
+}
+
+/// The WSDL variant a query string asks for: `wsdl` (document/literal, `""`) or
+/// `wsdl=rpc`; `None` when the query does not ask for a WSDL.
+fn wsdl_query(query: &str) -> Option<&str> {
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        key.eq_ignore_ascii_case("wsdl").then_some(value)
+    })
 }
 
 /// Reads the body, refusing (413) anything over `max` whether it declares a length or not.

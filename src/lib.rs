@@ -25,5 +25,6 @@ pub mod http;
 pub mod registry;
 pub mod service;
 pub mod session;
+pub mod soap_binding;
 pub mod store;
 pub mod system;

@@ -22,6 +22,7 @@ pub fn methods() -> MethodTable {
         app: "interop",
         title: "Interoperability tests",
         version: env!("CARGO_PKG_VERSION"),
+        structs: &[],
         methods: vec![
             MethodDef {
                 name: "validator1.arrayOfStructsTest",
@@ -32,6 +33,8 @@ pub fn methods() -> MethodTable {
                 author: AUTHOR,
                 flags: Flags::PUBLIC,
                 handler: |ctx, params| Box::pin(array_of_structs_test(ctx, params)),
+                params: &[],
+                returns: "",
             },
             MethodDef {
                 name: "validator1.countTheEntities",
@@ -43,6 +46,8 @@ pub fn methods() -> MethodTable {
                 author: AUTHOR,
                 flags: Flags::PUBLIC,
                 handler: |ctx, params| Box::pin(count_the_entities(ctx, params)),
+                params: &[],
+                returns: "",
             },
             MethodDef {
                 name: "validator1.easyStructTest",
@@ -53,6 +58,8 @@ pub fn methods() -> MethodTable {
                 author: AUTHOR,
                 flags: Flags::PUBLIC,
                 handler: |ctx, params| Box::pin(easy_struct_test(ctx, params)),
+                params: &[],
+                returns: "",
             },
             MethodDef {
                 name: "validator1.echoStructTest",
@@ -62,6 +69,8 @@ pub fn methods() -> MethodTable {
                 author: AUTHOR,
                 flags: Flags::PUBLIC,
                 handler: |ctx, params| Box::pin(echo_struct_test(ctx, params)),
+                params: &[],
+                returns: "",
             },
             MethodDef {
                 name: "validator1.manyTypesTest",
@@ -80,6 +89,8 @@ pub fn methods() -> MethodTable {
                 author: AUTHOR,
                 flags: Flags::PUBLIC,
                 handler: |ctx, params| Box::pin(many_types_test(ctx, params)),
+                params: &[],
+                returns: "",
             },
             MethodDef {
                 name: "validator1.moderateSizeArrayCheck",
@@ -90,6 +101,8 @@ pub fn methods() -> MethodTable {
                 author: AUTHOR,
                 flags: Flags::PUBLIC,
                 handler: |ctx, params| Box::pin(moderate_size_array_check(ctx, params)),
+                params: &[],
+                returns: "",
             },
             MethodDef {
                 name: "validator1.nestedStructTest",
@@ -101,6 +114,8 @@ pub fn methods() -> MethodTable {
                 author: AUTHOR,
                 flags: Flags::PUBLIC,
                 handler: |ctx, params| Box::pin(nested_struct_test(ctx, params)),
+                params: &[],
+                returns: "",
             },
             MethodDef {
                 name: "validator1.simpleStructReturnTest",
@@ -111,6 +126,8 @@ pub fn methods() -> MethodTable {
                 author: AUTHOR,
                 flags: Flags::PUBLIC,
                 handler: |ctx, params| Box::pin(simple_struct_return_test(ctx, params)),
+                params: &[],
+                returns: "",
             },
             MethodDef {
                 name: "interop.echo",
@@ -130,6 +147,8 @@ pub fn methods() -> MethodTable {
                 author: AUTHOR,
                 flags: Flags::PUBLIC,
                 handler: echo_handler,
+                params: &[],
+                returns: "",
             },
         ],
     }
