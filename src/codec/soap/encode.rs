@@ -252,7 +252,7 @@ fn write_encoded(
             close(out, name);
         }
         Value::Struct(members) if members.keys().all(|key| is_element_name(key)) => {
-            out.push_str(" xsi:type=\"SOAP-ENC:Struct\">");
+            out.push('>');
             for (key, member) in members {
                 write_encoded(out, version, key, member, depth + 1)?;
             }
