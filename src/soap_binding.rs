@@ -4,6 +4,7 @@
 //! Everything here is driven by the method tables (names, signatures, declared
 //! parameters and structs); nothing guesses a method from a name's shape.
 
+use base64::Engine as _;
 use groupware_api::{Account, ParamDef, Value};
 
 use crate::codec::soap::wsdl::{ComplexType, Description, Operation, TypeRef};
@@ -73,22 +74,41 @@ fn declared(params: &[ParamDef], name: &str) -> bool {
     params.iter().any(|param| param.name == name)
 }
 
-/// An empty element is an empty string on the wire; where every signature wants a
-/// struct or array at that position, it means an empty one.
+/// Literal toolkits send untyped text, so a parameter arrives as a string where every
+/// signature wants something else at that position: an empty element is an empty struct
+/// or array there, and a date or base64 text is decoded. Anything that does not convert
+/// stays as it is, for the method's own type check to report.
 fn coerce(entry: &Entry, mut values: Vec<Value>) -> Vec<Value> {
     for (index, value) in values.iter_mut().enumerate() {
-        if !matches!(value, Value::String(text) if text.is_empty()) {
+        let Value::String(text) = value else {
             continue;
-        }
+        };
         let wanted: Vec<&str> = entry
             .signatures
             .iter()
             .filter_map(|sig| sig.get(index + 1).copied())
             .collect();
-        if !wanted.is_empty() && wanted.iter().all(|ty| *ty == "struct") {
-            *value = Value::Struct(Default::default());
-        } else if !wanted.is_empty() && wanted.iter().all(|ty| *ty == "array") {
-            *value = Value::Array(Vec::new());
+        let Some(first) = wanted.first().copied() else {
+            continue;
+        };
+        if wanted.iter().any(|ty| *ty != first) {
+            continue;
+        }
+        let converted = match first {
+            "struct" if text.is_empty() => Some(Value::Struct(Default::default())),
+            "array" if text.is_empty() => Some(Value::Array(Vec::new())),
+            "dateTime.iso8601" => crate::codec::datetime::parse(text).map(Value::DateTime),
+            "base64" => {
+                let compact: String = text.split_ascii_whitespace().collect();
+                base64::engine::general_purpose::STANDARD
+                    .decode(compact)
+                    .ok()
+                    .map(Value::Base64)
+            }
+            _ => None,
+        };
+        if let Some(converted) = converted {
+            *value = converted;
         }
     }
     values

@@ -9,6 +9,8 @@
 //! Sums are computed in `i64` with checked arithmetic: a result that does not fit is a
 //! fault, never a wrapped number. Results beyond 32 bits go out as `<i8>` (the codec's rule).
 
+pub mod round2;
+
 use groupware_api::params::convert;
 use groupware_api::{
     Ctx, Error, Flags, HandlerFuture, MethodDef, MethodTable, Params, Struct, Value,
@@ -22,8 +24,8 @@ pub fn methods() -> MethodTable {
         app: "interop",
         title: "Interoperability tests",
         version: env!("CARGO_PKG_VERSION"),
-        structs: &[],
-        methods: vec![
+        structs: round2::STRUCTS,
+        methods: [vec![
             MethodDef {
                 name: "validator1.arrayOfStructsTest",
                 function: "array_of_structs_test",
@@ -151,6 +153,9 @@ pub fn methods() -> MethodTable {
                 returns: "",
             },
         ],
+        round2::methods(),
+        ]
+        .concat(),
     }
 }
 
