@@ -140,9 +140,11 @@ where
         }
     }
     if method != Method::POST {
-        let mut response =
-            Response::plain(405, "Method not allowed: send XML-RPC calls with POST.\n");
-        response.allow = Some("POST");
+        let mut response = Response::plain(
+            405,
+            "Method not allowed: send calls with POST (the WSDL is GET /soap?wsdl).\n",
+        );
+        response.allow = Some(if is_soap { "GET, POST" } else { "POST" });
         return response;
     }
     let content_type = headers
@@ -151,7 +153,7 @@ where
     if !xml_content_type_allowed(content_type) {
         return Response::plain(
             415,
-            "Unsupported media type: send text/xml or application/xml.\n",
+            "Unsupported media type: send text/xml, application/xml or application/soap+xml.\n",
         );
     }
     if headers
