@@ -242,6 +242,9 @@ struct Decoder<'a, 'input> {
     ids: HashMap<&'a str, Node<'a, 'input>>,
     /// Values still allowed to be produced.
     budget: usize,
+    /// Text bytes still allowed to be produced: without references a request's values hold
+    /// less text than the document, so only repeated references to large text reach this.
+    text_budget: usize,
 }
 
 impl<'a, 'input> Decoder<'a, 'input> {
@@ -258,6 +261,7 @@ impl<'a, 'input> Decoder<'a, 'input> {
         Decoder {
             ids,
             budget: limits.max_elements,
+            text_budget: document.input_text().len().saturating_mul(2) + 64 * 1024,
         }
     }
 
@@ -304,6 +308,15 @@ impl<'a, 'input> Decoder<'a, 'input> {
         }
     }
 
+    /// The element's text, charged to the text budget.
+    fn text(&mut self, node: Node<'a, 'input>) -> Result<String, Fault> {
+        let text = text_of(node);
+        self.text_budget = self.text_budget.checked_sub(text.len()).ok_or_else(|| {
+            bad_value("the request expands to too much text (shared references?)")
+        })?;
+        Ok(text)
+    }
+
     /// The element an `href`/`ref` points at, if this is a reference.
     fn reference(&self, node: Node<'a, 'input>) -> Result<Option<Node<'a, 'input>>, Fault> {
         let target = node
@@ -329,7 +342,7 @@ impl<'a, 'input> Decoder<'a, 'input> {
         local: &str,
         depth: usize,
     ) -> Result<Value, Fault> {
-        let text = text_of(node);
+        let text = self.text(node)?;
         let trimmed = text.trim();
         Ok(match local {
             "string" | "normalizedString" | "token" | "anyURI" | "QName" | "NOTATION"
@@ -392,7 +405,7 @@ impl<'a, 'input> Decoder<'a, 'input> {
     fn infer(&mut self, node: Node<'a, 'input>, depth: usize) -> Result<Value, Fault> {
         let mut children = node.children().filter(Node::is_element).peekable();
         let Some(first) = children.peek().copied() else {
-            return Ok(Value::String(text_of(node)));
+            return Ok(Value::String(self.text(node)?));
         };
         if first.tag_name().name() == "item"
             && node
@@ -585,6 +598,19 @@ mod tests {
             r##"<f><a href="#c"/></f><c id="c"><d href="#c"/></c>"##,
         )) else {
             panic!("a cycle must fault");
+        };
+        assert_eq!(fault.fault.code, Fault::INVALID_PARAMS);
+    }
+
+    #[test]
+    fn shared_references_cannot_amplify_text() {
+        let big = "x".repeat(50_000);
+        let refs = r##"<a href="#big"/>"##.repeat(100);
+        let text = envelope(&format!(
+            r#"<f><list>{refs}</list></f><s id="big">{big}</s>"#
+        ));
+        let Err(fault) = decode(&text) else {
+            panic!("100 copies of 50 kB from a 55 kB document must be refused");
         };
         assert_eq!(fault.fault.code, Fault::INVALID_PARAMS);
     }
