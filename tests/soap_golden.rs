@@ -106,3 +106,61 @@ fn wsdl_is_served_in_both_bindings() {
     let (status, _, _) = server.get("/soap");
     assert_eq!(status.as_u16(), 405, "GET without ?wsdl");
 }
+
+/// The value of the first element named `name` in `text`.
+fn element_text(text: &str, name: &str) -> String {
+    let document = roxmltree::Document::parse(text).expect("well-formed response");
+    document
+        .descendants()
+        .find(|node| node.tag_name().name() == name)
+        .and_then(|node| node.text())
+        .unwrap_or_else(|| panic!("no <{name}> in {text}"))
+        .to_owned()
+}
+
+#[test]
+fn a_session_header_block_stands_in_for_basic_auth() {
+    let server = Server::start(&["--demo"]);
+    let login = r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><system_login xmlns="urn:egw"><username>demo</username><password>guest</password></system_login></s:Body></s:Envelope>"#;
+    let (status, _, body) = server.post("/soap", "text/xml", login);
+    assert_eq!(status.as_u16(), 200, "{body}");
+    let (sessionid, kp3) = (element_text(&body, "sessionid"), element_text(&body, "kp3"));
+    let listing = format!(
+        r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Header><h:session xmlns:h="urn:groupware" s:mustUnderstand="1"><h:sessionid>{sessionid}</h:sessionid><h:kp3>{kp3}</h:kp3></h:session></s:Header><s:Body><addressbook_boaddressbook_read_entries xmlns="urn:egw"><params><start>0</start><limit>2</limit></params></addressbook_boaddressbook_read_entries></s:Body></s:Envelope>"#
+    );
+    let (status, _, body) = server.post("/soap", "text/xml", listing.clone());
+    assert_eq!(status.as_u16(), 200, "{body}");
+    assert_eq!(
+        roxmltree::Document::parse(&body)
+            .expect("well-formed")
+            .descendants()
+            .filter(|node| node.tag_name().name() == "n_given")
+            .count(),
+        2,
+        "{body}"
+    );
+    let logout = format!(
+        r#"<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body><system_logout xmlns="urn:egw"><sessionid>{sessionid}</sessionid><kp3>{kp3}</kp3></system_logout></s:Body></s:Envelope>"#
+    );
+    let (status, _, body) = server.post("/soap", "text/xml", logout);
+    assert_eq!(status.as_u16(), 200, "{body}");
+    assert_eq!(element_text(&body, "GOODBYE"), "XOXO");
+    let (status, _, body) = server.post("/soap", "text/xml", listing);
+    assert_eq!(status.as_u16(), 500, "{body}");
+    assert_eq!(element_text(&body, "faultCode"), "1001");
+}
+
+#[test]
+fn wsdl_with_credentials_lists_the_callers_methods() {
+    let server = Server::start(&["--demo"]);
+    let (sessionid, kp3) = server.login("demo", "guest");
+    let response = reqwest::blocking::Client::new()
+        .get(format!("{}/soap?wsdl", server.url()))
+        .basic_auth(&sessionid, Some(&kp3))
+        .send()
+        .expect("WSDL request");
+    let body = response.text().expect("WSDL text");
+    assert!(body.contains("name=\"addressbook_boaddressbook_read_entries\""));
+    assert!(body.contains("<xsd:complexType name=\"Contact\">"));
+    assert!(body.contains("name=\"n_given\" type=\"xsd:string\""));
+}

@@ -20,6 +20,11 @@ const MAX_DEPTH: usize = 64;
 const PROLOG: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
 fn open_envelope(out: &mut String, version: Version) {
+    open_envelope_with_header(out, version, "");
+}
+
+/// Opens the envelope, writing `header` (if not empty) as the Header's content.
+fn open_envelope_with_header(out: &mut String, version: Version, header: &str) {
     out.push_str(PROLOG);
     out.push_str("<SOAP-ENV:Envelope xmlns:SOAP-ENV=\"");
     out.push_str(version.envelope_namespace());
@@ -34,8 +39,18 @@ fn open_envelope(out: &mut String, version: Version) {
     out.push_str(XSI);
     out.push_str("\" xmlns:apache=\"");
     out.push_str(APACHE);
-    out.push_str("\"><SOAP-ENV:Body>");
+    out.push_str("\">");
+    if !header.is_empty() {
+        out.push_str("<SOAP-ENV:Header>");
+        out.push_str(header);
+        out.push_str("</SOAP-ENV:Header>");
+    }
+    out.push_str("<SOAP-ENV:Body>");
 }
+
+/// SOAP 1.2's `Upgrade` header block, which tells a client with the wrong envelope which
+/// envelopes the server speaks (SOAP 1.2 part 1, 5.4.7).
+const UPGRADE_HEADER: &str = "<upg:Upgrade xmlns:upg=\"http://www.w3.org/2003/05/soap-envelope\"><upg:SupportedEnvelope qname=\"e12:Envelope\" xmlns:e12=\"http://www.w3.org/2003/05/soap-envelope\"/><upg:SupportedEnvelope qname=\"e11:Envelope\" xmlns:e11=\"http://schemas.xmlsoap.org/soap/envelope/\"/></upg:Upgrade>";
 
 const CLOSE_ENVELOPE: &str = "</SOAP-ENV:Body></SOAP-ENV:Envelope>\n";
 
@@ -91,7 +106,12 @@ pub fn encode_response(
 /// message, and the numeric code in `detail`.
 pub fn encode_fault(fault: &SoapFault) -> String {
     let mut out = String::with_capacity(512);
-    open_envelope(&mut out, fault.version);
+    let header = if fault.kind == FaultKind::VersionMismatch {
+        UPGRADE_HEADER
+    } else {
+        ""
+    };
+    open_envelope_with_header(&mut out, fault.version, header);
     let code = match (fault.version, fault.kind) {
         (_, FaultKind::VersionMismatch) => "VersionMismatch",
         (_, FaultKind::MustUnderstand) => "MustUnderstand",
