@@ -289,12 +289,14 @@ impl<'a, 'input> Decoder<'a, 'input> {
         }) {
             return Ok(Value::Nil);
         }
-        let declared = declared_type(node).or(default_type);
         let is_array = node.attributes().any(|a| {
             matches!(a.name(), "arrayType" | "itemType")
                 && matches!(a.namespace(), Some(ENC_11 | ENC_12))
         });
+        // An array's own attributes beat the item type its parent array declares.
+        let declared = declared_type(node).or(if is_array { None } else { default_type });
         match declared {
+            Some((_, "anyType" | "ur-type")) if is_array => self.array(node, depth),
             Some((Some(ns), local)) if XSD_NAMESPACES.contains(&ns) => {
                 self.scalar_or_infer(node, local, depth)
             }

@@ -272,7 +272,14 @@ fn write_encoded(
             close(out, name);
         }
         Value::Struct(members) if members.keys().all(|key| is_element_name(key)) => {
-            out.push('>');
+            // Untyped, as SOAP::Lite writes hashes (suds reads typed `SOAP-ENC:Struct`
+            // members as lists); typed only where untyped decoding would read it as
+            // something else: no members (a string) or only `item`s (an array).
+            if members.is_empty() || members.keys().all(|key| key == "item") {
+                out.push_str(" xsi:type=\"SOAP-ENC:Struct\">");
+            } else {
+                out.push('>');
+            }
             for (key, member) in members {
                 write_encoded(out, version, key, member, depth + 1)?;
             }
