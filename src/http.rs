@@ -135,7 +135,12 @@ where
                 .unwrap_or("localhost");
             let location = format!("http://{host}/soap");
             return service
-                .wsdl(binding == "rpc", location, credentials(), info)
+                .wsdl(
+                    binding.eq_ignore_ascii_case("rpc"),
+                    location,
+                    credentials(),
+                    info,
+                )
                 .await;
         }
     }

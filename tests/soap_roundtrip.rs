@@ -81,6 +81,32 @@ fn round_trip(version: Version, value: &Value) -> Value {
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
+    /// Truncated or corrupted envelopes, and arbitrary text, fault or decode: never panic.
+    #[test]
+    fn damaged_envelopes_never_panic(cut in 0usize..600, at in 0usize..600, byte in any::<u8>(), junk in ".{0,80}") {
+        let original = encode::encode_response(
+            Version::Soap11,
+            Style::Encoded,
+            "urn:x",
+            "echo",
+            &Value::structure([("a", Value::Array(vec![Value::Int(1), Value::Nil])), ("b c", Value::from("x"))]),
+            None,
+        )
+        .expect("encodable");
+        let mut bytes = original.into_bytes();
+        if at < bytes.len() {
+            bytes[at] = byte;
+        }
+        bytes.truncate(cut.max(1));
+        let limits = XmlLimits::default();
+        let _ = decode::decode_request(&bytes, Some("text/xml"), &limits);
+        let _ = decode::decode_request(junk.as_bytes(), None, &limits);
+        let wrapped = format!(
+            "<s:Envelope xmlns:s=\"http://schemas.xmlsoap.org/soap/envelope/\"><s:Body><f>{junk}</f></s:Body></s:Envelope>"
+        );
+        let _ = decode::decode_request(wrapped.as_bytes(), Some("application/soap+xml"), &limits);
+    }
+
     #[test]
     fn every_value_round_trips(original in value()) {
         prop_assert_eq!(round_trip(Version::Soap11, &original), original.clone());
