@@ -488,6 +488,8 @@ mod tests {
                     author: "me",
                     flags: Flags::READ,
                     handler: noop,
+                    params: &[],
+                    returns: "",
                 },
                 MethodDef {
                     name: "notes.bonotes.write",
@@ -497,8 +499,11 @@ mod tests {
                     author: "me",
                     flags: Flags::WRITE,
                     handler: noop,
+                    params: &[],
+                    returns: "",
                 },
             ],
+            structs: &[],
         };
         Registry::build(&[table], true).expect("registry")
     }

@@ -88,11 +88,13 @@ where
     let endpoint = match path {
         "/xmlrpc" | "/xmlrpc.php" | "/xmlrpc/" => Endpoint::XmlRpc,
         "/jsonrpc" | "/jsonrpc/" => Endpoint::JsonRpc,
+        "/soap" | "/soap.php" | "/soap/" => Endpoint::Soap,
         "/" => Endpoint::Docs,
         _ => {
             return Response::plain(
                 404,
-                "Not found. The endpoints are POST /xmlrpc and POST /jsonrpc; GET / documents them.\n",
+                "Not found. The endpoints are POST /xmlrpc, POST /jsonrpc and POST /soap \
+                 (WSDL: GET /soap?wsdl); GET / documents them.\n",
             );
         }
     };
@@ -109,6 +111,14 @@ where
             .and_then(|value| value.to_str().ok())
             .map(|agent| agent.chars().take(200).collect()),
     };
+    if method == Method::GET
+        && endpoint == Endpoint::Soap
+        && let Some(binding) = wsdl_query(query)
+    {
+        let location = format!("{}/soap", base_url(headers));
+        let rpc = binding.eq_ignore_ascii_case("rpc");
+        return with_timeout(limits, service.wsdl(rpc, location, credentials, info)).await;
+    }
     if method == Method::GET {
         let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
             .into_owned()
@@ -142,10 +152,10 @@ where
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok());
     match endpoint {
-        Endpoint::XmlRpc if !xml_content_type_allowed(content_type) => {
+        Endpoint::XmlRpc | Endpoint::Soap if !xml_content_type_allowed(content_type) => {
             return Response::plain(
                 415,
-                "Unsupported media type: send text/xml or application/xml.\n",
+                "Unsupported media type: send text/xml, application/xml or application/soap+xml.\n",
             );
         }
         Endpoint::JsonRpc if !json_content_type_allowed(content_type) => {
@@ -166,17 +176,33 @@ where
         Ok(body) => body,
         Err(response) => return response,
     };
-    if endpoint == Endpoint::JsonRpc {
-        return with_timeout(limits, service.jsonrpc(body, credentials, info)).await;
+    match endpoint {
+        Endpoint::JsonRpc => with_timeout(limits, service.jsonrpc(body, credentials, info)).await,
+        Endpoint::Soap => {
+            let content_type = content_type.map(str::to_owned);
+            with_timeout(limits, service.soap(body, content_type, credentials, info)).await
+        }
+        Endpoint::XmlRpc | Endpoint::Docs => {
+            with_timeout(limits, service.xmlrpc(body, credentials, info)).await
+        }
     }
-    with_timeout(limits, service.xmlrpc(body, credentials, info)).await
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Endpoint {
     XmlRpc,
     JsonRpc,
+    Soap,
     Docs,
+}
+
+/// The WSDL variant a query string asks for: `wsdl` (document/literal, `""`) or
+/// `wsdl=rpc`; `None` when the query does not ask for a WSDL.
+fn wsdl_query(query: &str) -> Option<&str> {
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        key.eq_ignore_ascii_case("wsdl").then_some(value)
+    })
 }
 
 async fn with_timeout(limits: HttpLimits, work: impl Future<Output = Response>) -> Response {

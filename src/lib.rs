@@ -27,5 +27,6 @@ pub mod http;
 pub mod registry;
 pub mod service;
 pub mod session;
+pub mod soap_binding;
 pub mod store;
 pub mod system;

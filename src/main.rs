@@ -121,7 +121,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
     // Tests and scripts read this line to learn the port when listening on port 0.
     println!("groupware listening on http://{address}");
-    tracing::info!(%address, database = %describe(&args.database.database), interop = args.enable_interop, "serving XML-RPC on /xmlrpc, JSON-RPC on /jsonrpc, documentation on /");
+    tracing::info!(%address, database = %describe(&args.database.database), interop = args.enable_interop, "serving XML-RPC on /xmlrpc, JSON-RPC on /jsonrpc, SOAP on /soap, documentation on /");
     let limits = HttpLimits {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),

@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use groupware_api::{Account, Flags, Handler, MethodTable};
+use groupware_api::{Account, Flags, Handler, MethodTable, ParamDef, StructDef};
 
 /// What runs when an entry is called.
 #[derive(Clone, Copy)]
@@ -51,6 +51,9 @@ pub struct Entry {
     pub author: &'static str,
     pub flags: Flags,
     pub target: Target,
+    /// Named parameters and the result type, for the WSDL (see [`ParamDef`]).
+    pub params: &'static [ParamDef],
+    pub returns: &'static str,
 }
 
 impl Entry {
@@ -87,6 +90,10 @@ pub enum RegistryError {
     Duplicate(String),
     #[error("method name {0:?} is not a valid dotted name")]
     InvalidName(String),
+    #[error("methods {0} and {1} have the same SOAP name")]
+    SoapNameClash(String, String),
+    #[error("struct {0} is declared twice")]
+    DuplicateStruct(String),
 }
 
 /// All methods, by full name.
@@ -95,6 +102,86 @@ pub struct Registry {
     /// Names in sorted order, for stable listings.
     sorted: Vec<String>,
     apps: Vec<AppInfo>,
+    /// `app_class_method` → `app.class.method`: SOAP element names cannot always carry
+    /// dots comfortably, so each name also has its underscore spelling, fixed at build time.
+    soap_names: HashMap<String, String>,
+    /// Declared structs of every table (and the core's own), by name.
+    structs: BTreeMap<&'static str, StructDef>,
+}
+
+/// The core's declared structs: what `system.login` and `system.logout` take and return.
+const SYSTEM_STRUCTS: &[StructDef] = &[
+    StructDef {
+        name: "LoginRequest",
+        description: "Credentials for system.login.",
+        members: &[
+            ("username", "string", "The account name."),
+            ("password", "string", "The password."),
+            (
+                "domain",
+                "string",
+                "The domain (optional; only 'default' exists).",
+            ),
+            (
+                "server_name",
+                "string",
+                "eGroupWare's old spelling of domain (optional).",
+            ),
+        ],
+    },
+    StructDef {
+        name: "Session",
+        description: "A session: send sessionid:kp3 as HTTP Basic credentials afterwards.",
+        members: &[
+            ("domain", "string", "The domain logged in to."),
+            ("sessionid", "string", "The session id."),
+            ("kp3", "string", "The session's second token."),
+        ],
+    },
+    StructDef {
+        name: "SessionTokens",
+        description: "The tokens of a session, to end it.",
+        members: &[
+            ("sessionid", "string", "The session id."),
+            ("kp3", "string", "The session's second token."),
+        ],
+    },
+    StructDef {
+        name: "Goodbye",
+        description: "system.logout's answer.",
+        members: &[("GOODBYE", "string", "'XOXO' when the session ended.")],
+    },
+];
+
+/// Parameter names and types of the core methods that have them.
+fn system_doc(name: &str) -> (&'static [ParamDef], &'static str) {
+    match name {
+        "system.login" => (
+            &[ParamDef {
+                name: "params",
+                ty: "LoginRequest",
+                description: "The credentials.",
+            }],
+            "Session",
+        ),
+        "system.logout" => (
+            &[ParamDef {
+                name: "params",
+                ty: "SessionTokens",
+                description: "The session to end (optional: the request's own).",
+            }],
+            "Goodbye",
+        ),
+        "system.methodHelp" | "system.methodSignature" => (
+            &[ParamDef {
+                name: "method",
+                ty: "string",
+                description: "A method name.",
+            }],
+            "",
+        ),
+        _ => (&[], ""),
+    }
 }
 
 /// The API version `system.phpgw_api_version` reports: the eGroupWare release whose
@@ -187,9 +274,15 @@ impl Registry {
             entries: HashMap::new(),
             sorted: Vec::new(),
             apps: Vec::new(),
+            soap_names: HashMap::new(),
+            structs: BTreeMap::new(),
         };
+        for def in SYSTEM_STRUCTS {
+            registry.add_struct(*def)?;
+        }
         let session_methods: &[_] = if with_sessions { SESSION_METHODS } else { &[] };
         for (name, builtin, signatures, help) in SYSTEM_METHODS.iter().chain(session_methods) {
+            let (params, returns) = system_doc(name);
             registry.insert(Entry {
                 name: (*name).to_owned(),
                 app: "system",
@@ -199,6 +292,8 @@ impl Registry {
                 author: "groupware",
                 flags: builtin_flags(*builtin),
                 target: Target::Builtin(*builtin),
+                params,
+                returns,
             })?;
         }
         for table in tables {
@@ -207,6 +302,9 @@ impl Registry {
                 title: table.title,
                 version: table.version,
             });
+            for def in table.structs {
+                registry.add_struct(*def)?;
+            }
             let mut classes: BTreeMap<&str, Flags> = BTreeMap::new();
             for method in &table.methods {
                 let dots = method.name.matches('.').count();
@@ -225,6 +323,8 @@ impl Registry {
                     author: method.author,
                     flags: method.flags,
                     target: Target::App(method.handler),
+                    params: method.params,
+                    returns: method.returns,
                 })?;
             }
             for (class, method_flags) in classes {
@@ -280,6 +380,8 @@ impl Registry {
                 author: "groupware",
                 flags,
                 target: Target::Builtin(builtin),
+                params: &[],
+                returns: "",
             })?;
         }
         Ok(())
@@ -289,8 +391,39 @@ impl Registry {
         if self.entries.contains_key(&entry.name) {
             return Err(RegistryError::Duplicate(entry.name));
         }
+        let soap_name = entry.name.replace('.', "_");
+        if let Some(other) = self.soap_names.get(&soap_name) {
+            return Err(RegistryError::SoapNameClash(other.clone(), entry.name));
+        }
+        self.soap_names.insert(soap_name, entry.name.clone());
         self.entries.insert(entry.name.clone(), entry);
         Ok(())
+    }
+
+    fn add_struct(&mut self, def: StructDef) -> Result<(), RegistryError> {
+        if self.structs.insert(def.name, def).is_some() {
+            return Err(RegistryError::DuplicateStruct(def.name.to_owned()));
+        }
+        Ok(())
+    }
+
+    /// The full name of a method from its SOAP spelling: the dotted name itself, or the
+    /// underscore spelling (`system_login`).
+    pub fn resolve_soap_name(&self, name: &str) -> Option<&str> {
+        if let Some(entry) = self.entries.get(name) {
+            return Some(&entry.name);
+        }
+        self.soap_names.get(name).map(String::as_str)
+    }
+
+    /// A declared struct by name.
+    pub fn struct_def(&self, name: &str) -> Option<&StructDef> {
+        self.structs.get(name)
+    }
+
+    /// Every declared struct, by name.
+    pub fn structs(&self) -> impl Iterator<Item = &StructDef> {
+        self.structs.values()
     }
 
     /// The entry of that exact name.
@@ -329,6 +462,7 @@ mod tests {
             app: "addressbook",
             title: "Addressbook",
             version: "1.0",
+            structs: &[],
             methods: names
                 .iter()
                 .map(|name| MethodDef {
@@ -339,6 +473,8 @@ mod tests {
                     author: "me",
                     flags: Flags::READ,
                     handler: noop,
+                    params: &[],
+                    returns: "",
                 })
                 .collect(),
         }
@@ -418,6 +554,35 @@ mod tests {
         ] {
             assert_eq!(read_only(name), Some(true), "{name}");
         }
+    }
+
+    #[test]
+    fn soap_names_resolve_both_spellings() {
+        let Ok(registry) = Registry::build(&[table(&["addressbook.boaddressbook.read"])], true)
+        else {
+            panic!("build failed");
+        };
+        for name in [
+            "addressbook.boaddressbook.read",
+            "addressbook_boaddressbook_read",
+        ] {
+            assert_eq!(
+                registry.resolve_soap_name(name),
+                Some("addressbook.boaddressbook.read")
+            );
+        }
+        assert_eq!(
+            registry.resolve_soap_name("system_login"),
+            Some("system.login")
+        );
+        assert_eq!(registry.resolve_soap_name("addressbook_read"), None);
+        assert!(registry.struct_def("Session").is_some());
+    }
+
+    #[test]
+    fn soap_name_clashes_are_refused() {
+        let result = Registry::build(&[table(&["a.b_c.d", "a.b.c_d"])], false);
+        assert!(matches!(result, Err(RegistryError::SoapNameClash(_, _))));
     }
 
     #[test]

@@ -5,9 +5,11 @@ use std::sync::Arc;
 
 use groupware_api::{Fault, RequestInfo};
 
-use crate::codec::{XmlLimits, xmlrpc};
+use crate::codec::soap::{self, SoapFault, wsdl};
+use crate::codec::{Call, XmlLimits, xmlrpc};
 use crate::credentials::Credentials;
 use crate::dispatch::{Dispatcher, Request};
+use crate::soap_binding;
 
 mod jsonrpc;
 mod pages;
@@ -110,6 +112,131 @@ impl Service {
             Err(fault) => xmlrpc::encode_fault(&fault),
         };
         xml_reply(status, body, reply.challenge)
+    }
+}
+
+impl Service {
+    /// Handles one SOAP POST body. `content_type` tells SOAP 1.2 (`application/soap+xml`)
+    /// from 1.1 before the envelope is read.
+    pub async fn soap(
+        &self,
+        body: bytes::Bytes,
+        content_type: Option<String>,
+        credentials: Credentials,
+        info: RequestInfo,
+    ) -> Response {
+        let limits = self.limits;
+        let large = body.len() > BLOCKING_DECODE_THRESHOLD;
+        let decode = move || soap::decode::decode_request(&body, content_type.as_deref(), &limits);
+        let decoded = if large {
+            match tokio::task::spawn_blocking(decode).await {
+                Ok(decoded) => decoded,
+                Err(join_error) => {
+                    tracing::error!(%join_error, "decoder task failed");
+                    return soap_fault_reply(&SoapFault::from_fault(
+                        soap::Version::Soap11,
+                        Fault::new(Fault::INTERNAL, "Internal server error"),
+                    ));
+                }
+            }
+        } else {
+            decode()
+        };
+        let mut call = match decoded {
+            Ok(call) => call,
+            Err(fault) => {
+                tracing::info!(
+                    code = fault.fault.code,
+                    "refused SOAP request: {}",
+                    fault.fault.message
+                );
+                return soap_fault_reply(&fault);
+            }
+        };
+        let version = call.version;
+        let registry = &self.dispatcher.registry;
+        let Some(entry) = soap_binding::resolve(registry, &call.method, &call.namespace) else {
+            let fault = Fault::from(groupware_api::Error::UnknownMethod(call.method.clone()));
+            return soap_fault_reply(&SoapFault::from_fault(version, fault));
+        };
+        // A session header block stands in for Basic auth (never overrides it).
+        let credentials = match (credentials, call.session.take()) {
+            (Credentials::Absent, Some((user, secret))) => Credentials::Basic { user, secret },
+            (credentials, _) => credentials,
+        };
+        let style = call.style();
+        let member_order = soap_binding::result_members(registry, entry);
+        let method = entry.name.clone();
+        let params = soap_binding::arrange(entry, std::mem::take(&mut call.params));
+        let request = Request::new(credentials, info);
+        let reply = self
+            .dispatcher
+            .dispatch(Call { method, params }, &request)
+            .await;
+        let namespace = if call.namespace.is_empty() {
+            soap::RPC_NAMESPACE
+        } else {
+            call.namespace.as_str()
+        };
+        let encoded = reply.result.and_then(|value| {
+            soap::encode::encode_response(
+                version,
+                style,
+                namespace,
+                &call.method,
+                &value,
+                member_order.as_deref(),
+            )
+        });
+        match encoded {
+            Ok(body) => Response {
+                status: 200,
+                content_type: version.content_type(),
+                body,
+                challenge: false,
+                allow: None,
+            },
+            Err(fault) => {
+                let mut response = soap_fault_reply(&SoapFault::from_fault(version, fault));
+                if reply.challenge {
+                    response.status = 401;
+                    response.challenge = true;
+                }
+                response
+            }
+        }
+    }
+
+    /// Serves the WSDL: `rpc` picks the rpc/encoded binding, anything else the
+    /// document/literal one. With valid credentials it lists what the caller may call,
+    /// otherwise the public methods.
+    pub async fn wsdl(
+        &self,
+        rpc: bool,
+        location: String,
+        credentials: Credentials,
+        info: RequestInfo,
+    ) -> Response {
+        let request = Request::new(credentials, info);
+        let account = self.dispatcher.optional_account(&request).await;
+        let description =
+            soap_binding::describe(&self.dispatcher.registry, account.as_deref(), location);
+        let binding = if rpc {
+            wsdl::Binding::RpcEncoded
+        } else {
+            wsdl::Binding::DocumentLiteral
+        };
+        xml_reply(200, wsdl::render(&description, binding), false)
+    }
+}
+
+fn soap_fault_reply(fault: &SoapFault) -> Response {
+    Response {
+        status: fault.http_status(),
+        content_type: fault.version.content_type(),
+        body: soap::encode::encode_fault(fault),
+        challenge: false,
+        allow: None,
     }
 }
 

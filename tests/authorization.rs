@@ -67,6 +67,7 @@ fn notes_fixture() -> MethodTable {
         app: "notes",
         title: "Notes (test fixture)",
         version: "1.0",
+        structs: &[],
         methods: vec![
             MethodDef {
                 name: "notes.fixture.read",
@@ -76,6 +77,8 @@ fn notes_fixture() -> MethodTable {
                 author: "test",
                 flags: Flags::READ,
                 handler: read,
+                params: &[],
+                returns: "",
             },
             MethodDef {
                 name: "notes.fixture.write",
@@ -85,6 +88,8 @@ fn notes_fixture() -> MethodTable {
                 author: "test",
                 flags: Flags::WRITE,
                 handler: write,
+                params: &[],
+                returns: "",
             },
             MethodDef {
                 name: "notes.fixturepublic.version",
@@ -94,6 +99,8 @@ fn notes_fixture() -> MethodTable {
                 author: "test",
                 flags: Flags::PUBLIC,
                 handler: version,
+                params: &[],
+                returns: "",
             },
         ],
     }

@@ -7,6 +7,7 @@ pub mod datetime;
 pub mod encoding;
 pub mod jsonrpc;
 pub mod prescan;
+pub mod soap;
 pub mod xmlrpc;
 
 use groupware_api::Value;

@@ -5,7 +5,9 @@
 
 use chrono::{DateTime, NaiveDateTime, NaiveTime};
 use groupware_api::params::{StructExt as _, convert};
-use groupware_api::{Account, Ctx, Error, Flags, MethodDef, MethodTable, Params, Struct, Value};
+use groupware_api::{
+    Account, Ctx, Error, Flags, MethodDef, MethodTable, ParamDef, Params, Struct, StructDef, Value,
+};
 
 use crate::model::{
     self, Access, AccountEntry, CategoryInput, Contact, ContactChanges, IncludeUsers, ListQuery,
@@ -73,6 +75,150 @@ fn def(
         author: AUTHOR,
         flags,
         handler,
+        params: &[],
+        returns: "",
+    }
+}
+
+/// The structs the addressbook declares for WSDL toolkits.
+///
+/// `Contact` lists the members a contact carries (all optional: a listing only returns
+/// the selected, non-empty ones; custom fields come on top under their own names).
+pub const STRUCTS: &[StructDef] = &[
+    StructDef {
+        name: "Contact",
+        description: "A contact. Text fields are empty when absent.",
+        members: &[
+            (
+                "id",
+                "int",
+                "The contact's id (negative: an account's pseudo entry).",
+            ),
+            ("lid", "string", "Legacy id."),
+            ("tid", "string", "Type: 'n' contact, 'p' account."),
+            ("owner", "int", "The owning account's id."),
+            ("access", "string", "public or private."),
+            ("cat_id", "struct", "Categories: {id: name}."),
+            ("last_mod", "dateTime.iso8601", "Last modification (UTC)."),
+            (
+                "rights",
+                "int",
+                "The caller's rights: READ 1, ADD 2, EDIT 4, DELETE 8.",
+            ),
+            ("fn", "string", "Full name."),
+            ("n_given", "string", "Given name."),
+            ("n_family", "string", "Family name."),
+            ("n_middle", "string", "Middle name."),
+            ("n_prefix", "string", "Name prefix."),
+            ("n_suffix", "string", "Name suffix."),
+            ("sound", "string", "Pronunciation."),
+            ("note", "string", "Note."),
+            ("tz", "string", "Time zone."),
+            ("geo", "string", "Geographic position."),
+            ("url", "string", "Home page."),
+            ("pubkey", "string", "Public key."),
+            ("org_name", "string", "Organisation."),
+            ("org_unit", "string", "Department."),
+            ("title", "string", "Job title."),
+            ("adr_one_street", "string", "Business street."),
+            ("adr_one_locality", "string", "Business city."),
+            ("adr_one_region", "string", "Business region."),
+            ("adr_one_postalcode", "string", "Business postal code."),
+            ("adr_one_countryname", "string", "Business country."),
+            ("adr_one_type", "string", "Business address type."),
+            ("label", "string", "Address label."),
+            ("adr_two_street", "string", "Home street."),
+            ("adr_two_locality", "string", "Home city."),
+            ("adr_two_region", "string", "Home region."),
+            ("adr_two_postalcode", "string", "Home postal code."),
+            ("adr_two_countryname", "string", "Home country."),
+            ("adr_two_type", "string", "Home address type."),
+            ("tel_work", "string", "Work phone."),
+            ("tel_home", "string", "Home phone."),
+            ("tel_voice", "string", "Voice phone."),
+            ("tel_fax", "string", "Fax."),
+            ("tel_msg", "string", "Message phone."),
+            ("tel_cell", "string", "Mobile phone."),
+            ("tel_pager", "string", "Pager."),
+            ("tel_bbs", "string", "BBS."),
+            ("tel_modem", "string", "Modem."),
+            ("tel_car", "string", "Car phone."),
+            ("tel_isdn", "string", "ISDN."),
+            ("tel_video", "string", "Video phone."),
+            ("tel_prefer", "string", "Preferred phone."),
+            ("email", "string", "Business e-mail."),
+            ("email_type", "string", "Business e-mail type."),
+            ("email_home", "string", "Private e-mail."),
+            ("email_home_type", "string", "Private e-mail type."),
+            ("bday", "dateTime.iso8601", "Birthday."),
+        ],
+    },
+    StructDef {
+        name: "ContactQuery",
+        description: "What a contact listing returns.",
+        members: &[
+            ("start", "int", "0-based offset."),
+            ("limit", "int", "Page size; 0 or absent: all."),
+            ("fields", "string[]", "Field names to return; absent: all."),
+            ("query", "string", "Text in any field."),
+            (
+                "filter",
+                "string",
+                "'name=value,…', 'cat_id=N', none|yours|private.",
+            ),
+            ("sort", "string", "ASC or DESC."),
+            ("order", "string", "Columns to order by, comma-separated."),
+            (
+                "lastmod",
+                "int",
+                "Only entries modified after this unix time.",
+            ),
+            ("cquery", "string", "Family name prefix."),
+            ("include_users", "string", "all|calendar|groupmates."),
+            (
+                "customfields",
+                "boolean",
+                "Include custom fields (default true).",
+            ),
+        ],
+    },
+    StructDef {
+        name: "ContactRef",
+        description: "Which contact to read.",
+        members: &[
+            ("id", "int", "The contact's id."),
+            ("fields", "string[]", "Field names to return; absent: all."),
+        ],
+    },
+];
+
+const SEARCH_PARAMS: &[ParamDef] = &[ParamDef {
+    name: "params",
+    ty: "ContactQuery",
+    description: "What to list.",
+}];
+const READ_PARAMS: &[ParamDef] = &[ParamDef {
+    name: "params",
+    ty: "ContactRef",
+    description: "The contact to read.",
+}];
+const WRITE_PARAMS: &[ParamDef] = &[ParamDef {
+    name: "params",
+    ty: "Contact",
+    description: "The contact's fields; with id: an update.",
+}];
+const DELETE_PARAMS: &[ParamDef] = &[ParamDef {
+    name: "id",
+    ty: "string",
+    description: "The contact's id.",
+}];
+
+/// Adds the WSDL description to a definition.
+fn documented(method: MethodDef, params: &'static [ParamDef], returns: &'static str) -> MethodDef {
+    MethodDef {
+        params,
+        returns,
+        ..method
     }
 }
 
@@ -86,102 +232,151 @@ pub fn methods() -> MethodTable {
         app: "addressbook",
         title: "Addressbook",
         version: env!("CARGO_PKG_VERSION"),
+        structs: STRUCTS,
         methods: vec![
-            def(
-                "addressbook.boaddressbook.search",
-                "search",
-                SEARCH_SIGNATURES,
-                SEARCH_HELP,
-                Flags::READ,
-                search,
+            documented(
+                def(
+                    "addressbook.boaddressbook.search",
+                    "search",
+                    SEARCH_SIGNATURES,
+                    SEARCH_HELP,
+                    Flags::READ,
+                    search,
+                ),
+                SEARCH_PARAMS,
+                "Contact[]",
             ),
-            def(
-                "addressbook.boaddressbook.read_entries",
-                "search",
-                SEARCH_SIGNATURES,
-                SEARCH_HELP,
-                Flags::READ,
-                search,
+            documented(
+                def(
+                    "addressbook.boaddressbook.read_entries",
+                    "search",
+                    SEARCH_SIGNATURES,
+                    SEARCH_HELP,
+                    Flags::READ,
+                    search,
+                ),
+                SEARCH_PARAMS,
+                "Contact[]",
             ),
-            def(
-                "addressbook.boaddressbook.read_list",
-                "search",
-                SEARCH_SIGNATURES,
-                SEARCH_HELP,
-                Flags::READ,
-                search,
+            documented(
+                def(
+                    "addressbook.boaddressbook.read_list",
+                    "search",
+                    SEARCH_SIGNATURES,
+                    SEARCH_HELP,
+                    Flags::READ,
+                    search,
+                ),
+                SEARCH_PARAMS,
+                "Contact[]",
             ),
-            def(
-                "addressbook.boaddressbook.read",
-                "read",
-                READ_SIGNATURES,
-                READ_HELP,
-                Flags::READ,
-                read,
+            documented(
+                def(
+                    "addressbook.boaddressbook.read",
+                    "read",
+                    READ_SIGNATURES,
+                    READ_HELP,
+                    Flags::READ,
+                    read,
+                ),
+                READ_PARAMS,
+                "Contact",
             ),
-            def(
-                "addressbook.boaddressbook.read_entry",
-                "read",
-                READ_SIGNATURES,
-                READ_HELP,
-                Flags::READ,
-                read,
+            documented(
+                def(
+                    "addressbook.boaddressbook.read_entry",
+                    "read",
+                    READ_SIGNATURES,
+                    READ_HELP,
+                    Flags::READ,
+                    read,
+                ),
+                READ_PARAMS,
+                "Contact",
             ),
-            def(
-                "addressbook.boaddressbook.add",
-                "write",
-                WRITE_SIGNATURES,
-                WRITE_HELP,
-                Flags::WRITE,
-                write,
+            documented(
+                def(
+                    "addressbook.boaddressbook.add",
+                    "write",
+                    WRITE_SIGNATURES,
+                    WRITE_HELP,
+                    Flags::WRITE,
+                    write,
+                ),
+                WRITE_PARAMS,
+                "int",
             ),
-            def(
-                "addressbook.boaddressbook.add_entry",
-                "write",
-                WRITE_SIGNATURES,
-                WRITE_HELP,
-                Flags::WRITE,
-                write,
+            documented(
+                def(
+                    "addressbook.boaddressbook.add_entry",
+                    "write",
+                    WRITE_SIGNATURES,
+                    WRITE_HELP,
+                    Flags::WRITE,
+                    write,
+                ),
+                WRITE_PARAMS,
+                "int",
             ),
-            def(
-                "addressbook.boaddressbook.save",
-                "write",
-                WRITE_SIGNATURES,
-                WRITE_HELP,
-                Flags::WRITE,
-                write,
+            documented(
+                def(
+                    "addressbook.boaddressbook.save",
+                    "write",
+                    WRITE_SIGNATURES,
+                    WRITE_HELP,
+                    Flags::WRITE,
+                    write,
+                ),
+                WRITE_PARAMS,
+                "int",
             ),
-            def(
-                "addressbook.boaddressbook.write",
-                "write",
-                WRITE_SIGNATURES,
-                WRITE_HELP,
-                Flags::WRITE,
-                write,
+            documented(
+                def(
+                    "addressbook.boaddressbook.write",
+                    "write",
+                    WRITE_SIGNATURES,
+                    WRITE_HELP,
+                    Flags::WRITE,
+                    write,
+                ),
+                WRITE_PARAMS,
+                "int",
             ),
-            def(
-                "addressbook.boaddressbook.update_entry",
-                "write",
-                WRITE_SIGNATURES,
-                WRITE_HELP,
-                Flags::WRITE,
-                write,
+            documented(
+                def(
+                    "addressbook.boaddressbook.update_entry",
+                    "write",
+                    WRITE_SIGNATURES,
+                    WRITE_HELP,
+                    Flags::WRITE,
+                    write,
+                ),
+                WRITE_PARAMS,
+                "int",
             ),
-            def(
-                "addressbook.boaddressbook.delete",
-                "delete",
-                DELETE_SIGNATURES,
-                DELETE_HELP,
-                Flags::WRITE,
-                delete,
+            documented(
+                def(
+                    "addressbook.boaddressbook.delete",
+                    "delete",
+                    DELETE_SIGNATURES,
+                    DELETE_HELP,
+                    Flags::WRITE,
+                    delete,
+                ),
+                DELETE_PARAMS,
+                "boolean",
             ),
-            def(
-                "addressbook.boaddressbook.delete_entry",
-                "delete",
-                DELETE_SIGNATURES,
-                DELETE_HELP,
-                Flags::WRITE,
-                delete,
+            documented(
+                def(
+                    "addressbook.boaddressbook.delete_entry",
+                    "delete",
+                    DELETE_SIGNATURES,
+                    DELETE_HELP,
+                    Flags::WRITE,
+                    delete,
+                ),
+                DELETE_PARAMS,
+                "boolean",
             ),
             def(
                 "addressbook.boaddressbook.categories",

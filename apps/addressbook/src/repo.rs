@@ -274,7 +274,8 @@ pub async fn list(
         Backend::Sqlite => "LIKE",
         Backend::Postgres => "ILIKE",
     };
-    if !query.query.is_empty() {
+    let text_search = !query.query.is_empty();
+    if text_search {
         let needle = search_needle(&query.query);
         let pattern = binder.bind(format!("%{}%", escape_like(&needle)));
         let exact = format!("c.search_text LIKE {pattern} ESCAPE '\\'");
@@ -350,10 +351,10 @@ pub async fn list(
         conditions.push("c.tid = 'n'".into());
     }
     let direction = |descending: bool| if descending { "DESC" } else { "ASC" };
-    let mut order: Vec<String> = query
+    let mut order: Vec<(&str, &str)> = query
         .order
         .iter()
-        .map(|(column, descending)| format!("c.{column} {}", direction(*descending)))
+        .map(|(column, descending)| (*column, direction(*descending)))
         .collect();
     // Ties are broken in the direction of the last term, so that ordering by family name
     // alone walks the (owner, n_family, n_given, id) index forwards or backwards.
@@ -365,11 +366,18 @@ pub async fn list(
     );
     let ordered_by = |name: &str| query.order.iter().any(|(column, _)| *column == name);
     if ordered_by("n_family") && !ordered_by("n_given") {
-        order.push(format!("c.n_given {tie_direction}"));
+        order.push(("n_given", tie_direction));
     }
     if !ordered_by("id") {
-        order.push(format!("c.id {tie_direction}"));
+        order.push(("id", tie_direction));
     }
+    let order_by = |alias: &str| -> String {
+        order
+            .iter()
+            .map(|(column, direction)| format!("{alias}.{column} {direction}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let limit = binder.bind(
         query
             .limit
@@ -378,15 +386,38 @@ pub async fn list(
     let offset = binder.bind(i64::try_from(query.start).unwrap_or(i64::MAX));
     // The page is chosen on narrow rows (id and sort keys) and only its rows are read in
     // full: sorting thousands of text matches stays in memory.
-    let order = order.join(", ");
+    let conditions = conditions.join(" AND ");
+    let page = if text_search && store.backend() == Backend::Postgres {
+        // PostgreSQL estimates trigram matches as spread evenly and then prefers walking
+        // the sorted index, testing every row; when the matches cluster in sort order
+        // (searching a surname, sorted by surname) that reads most of the addressbook. A
+        // materialized set of matches from the trigram index, then sorted, costs what the
+        // number of matches costs, whatever their order.
+        let keys: Vec<String> = order
+            .iter()
+            .filter(|(column, _)| *column != "id")
+            .map(|(column, _)| format!(", c.{column}"))
+            .collect();
+        format!(
+            "WITH matches AS MATERIALIZED (SELECT c.id{keys} FROM addressbook_contacts c \
+             WHERE {conditions}) \
+             SELECT c.id AS page_id FROM matches c ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+            keys = keys.concat(),
+            order = order_by("c"),
+        )
+    } else {
+        format!(
+            "SELECT c.id AS page_id FROM addressbook_contacts c WHERE {conditions} \
+             ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+            order = order_by("c"),
+        )
+    };
     let sql = format!(
         "SELECT {columns}, {rights_column} AS rights \
-         FROM (SELECT c.id AS page_id FROM addressbook_contacts c WHERE {conditions} \
-               ORDER BY {order} LIMIT {limit} OFFSET {offset}) page \
-         JOIN addressbook_contacts c ON c.id = page.page_id \
+         FROM ({page}) page JOIN addressbook_contacts c ON c.id = page.page_id \
          ORDER BY {order}",
         columns = select_columns(),
-        conditions = conditions.join(" AND "),
+        order = order_by("c"),
     );
     let rows = store.query(&sql, binder.params).await?;
     let mut contacts = rows

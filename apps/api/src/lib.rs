@@ -24,6 +24,6 @@ pub mod value;
 pub use ctx::{Account, Ctx, RequestInfo};
 pub use error::Error;
 pub use fault::Fault;
-pub use method::{Flags, Handler, HandlerFuture, MethodDef, MethodTable};
+pub use method::{Flags, Handler, HandlerFuture, MethodDef, MethodTable, ParamDef, StructDef};
 pub use params::{FromValue, Params};
 pub use value::{Struct, Value};

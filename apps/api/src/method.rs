@@ -60,6 +60,32 @@ pub struct MethodDef {
     pub author: &'static str,
     pub flags: Flags,
     pub handler: Handler,
+    /// Named parameters, for the WSDL and the documentation. Empty: the WSDL names them
+    /// `param1`, `param2`, … with the types of the longest signature.
+    pub params: &'static [ParamDef],
+    /// The result's WSDL type ([`ParamDef::ty`] syntax); `""` takes the first signature's.
+    pub returns: &'static str,
+}
+
+/// A named parameter of a method (documentation data; dispatch stays positional).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ParamDef {
+    pub name: &'static str,
+    /// An XML-RPC type name (`int`, `string`, `struct`, …), the name of a [`StructDef`] of
+    /// the same table, or either with `[]` for an array of it. `""` takes the type at this
+    /// position in the first signature long enough.
+    pub ty: &'static str,
+    pub description: &'static str,
+}
+
+/// A struct whose members an application declares, so that WSDL toolkits can generate
+/// classes for it. Members are `(name, type, description)`, the type in [`ParamDef::ty`]
+/// syntax; every member is optional on the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StructDef {
+    pub name: &'static str,
+    pub description: &'static str,
+    pub members: &'static [(&'static str, &'static str, &'static str)],
 }
 
 impl MethodDef {
@@ -103,6 +129,8 @@ pub struct MethodTable {
     pub title: &'static str,
     pub version: &'static str,
     pub methods: Vec<MethodDef>,
+    /// Structs the methods' [`ParamDef`]s and results refer to by name.
+    pub structs: &'static [StructDef],
 }
 
 #[cfg(test)]
@@ -122,6 +150,8 @@ mod tests {
             author: "",
             flags: Flags::READ,
             handler: noop,
+            params: &[],
+            returns: "",
         }
     }
 

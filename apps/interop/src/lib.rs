@@ -9,6 +9,8 @@
 //! Sums are computed in `i64` with checked arithmetic: a result that does not fit is a
 //! fault, never a wrapped number. Results beyond 32 bits go out as `<i8>` (the codec's rule).
 
+pub mod round2;
+
 use groupware_api::params::convert;
 use groupware_api::{
     Ctx, Error, Flags, HandlerFuture, MethodDef, MethodTable, Params, Struct, Value,
@@ -22,7 +24,8 @@ pub fn methods() -> MethodTable {
         app: "interop",
         title: "Interoperability tests",
         version: env!("CARGO_PKG_VERSION"),
-        methods: vec![
+        structs: round2::STRUCTS,
+        methods: [vec![
             MethodDef {
                 name: "validator1.arrayOfStructsTest",
                 function: "array_of_structs_test",
@@ -32,6 +35,8 @@ pub fn methods() -> MethodTable {
                 author: AUTHOR,
                 flags: Flags::PUBLIC,
                 handler: |ctx, params| Box::pin(array_of_structs_test(ctx, params)),
+                params: &[],
+                returns: "",
             },
             MethodDef {
                 name: "validator1.countTheEntities",
@@ -43,6 +48,8 @@ pub fn methods() -> MethodTable {
                 author: AUTHOR,
                 flags: Flags::PUBLIC,
                 handler: |ctx, params| Box::pin(count_the_entities(ctx, params)),
+                params: &[],
+                returns: "",
             },
             MethodDef {
                 name: "validator1.easyStructTest",
@@ -53,6 +60,8 @@ pub fn methods() -> MethodTable {
                 author: AUTHOR,
                 flags: Flags::PUBLIC,
                 handler: |ctx, params| Box::pin(easy_struct_test(ctx, params)),
+                params: &[],
+                returns: "",
             },
             MethodDef {
                 name: "validator1.echoStructTest",
@@ -62,6 +71,8 @@ pub fn methods() -> MethodTable {
                 author: AUTHOR,
                 flags: Flags::PUBLIC,
                 handler: |ctx, params| Box::pin(echo_struct_test(ctx, params)),
+                params: &[],
+                returns: "",
             },
             MethodDef {
                 name: "validator1.manyTypesTest",
@@ -80,6 +91,8 @@ pub fn methods() -> MethodTable {
                 author: AUTHOR,
                 flags: Flags::PUBLIC,
                 handler: |ctx, params| Box::pin(many_types_test(ctx, params)),
+                params: &[],
+                returns: "",
             },
             MethodDef {
                 name: "validator1.moderateSizeArrayCheck",
@@ -90,6 +103,8 @@ pub fn methods() -> MethodTable {
                 author: AUTHOR,
                 flags: Flags::PUBLIC,
                 handler: |ctx, params| Box::pin(moderate_size_array_check(ctx, params)),
+                params: &[],
+                returns: "",
             },
             MethodDef {
                 name: "validator1.nestedStructTest",
@@ -101,6 +116,8 @@ pub fn methods() -> MethodTable {
                 author: AUTHOR,
                 flags: Flags::PUBLIC,
                 handler: |ctx, params| Box::pin(nested_struct_test(ctx, params)),
+                params: &[],
+                returns: "",
             },
             MethodDef {
                 name: "validator1.simpleStructReturnTest",
@@ -111,6 +128,8 @@ pub fn methods() -> MethodTable {
                 author: AUTHOR,
                 flags: Flags::PUBLIC,
                 handler: |ctx, params| Box::pin(simple_struct_return_test(ctx, params)),
+                params: &[],
+                returns: "",
             },
             MethodDef {
                 name: "interop.echo",
@@ -130,8 +149,13 @@ pub fn methods() -> MethodTable {
                 author: AUTHOR,
                 flags: Flags::PUBLIC,
                 handler: echo_handler,
+                params: &[],
+                returns: "",
             },
         ],
+        round2::methods(),
+        ]
+        .concat(),
     }
 }
 
@@ -303,7 +327,17 @@ mod tests {
     fn table_lists_the_suite_as_public_interop_methods() {
         let table = methods();
         assert_eq!(table.app, "interop");
-        let names: Vec<_> = table.methods.iter().map(|method| method.name).collect();
+        let names: Vec<_> = table
+            .methods
+            .iter()
+            .map(|method| method.name)
+            .filter(|name| !name.starts_with("interop.round2."))
+            .collect();
+        assert_eq!(
+            table.methods.len() - names.len(),
+            14,
+            "the round 2 base methods"
+        );
         assert_eq!(
             names,
             [
