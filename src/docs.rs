@@ -85,6 +85,7 @@ pub fn render(registry: &Registry, context: &PageContext<'_>) -> String {
         for entry in &visible {
             write_method(&mut out, entry, context);
         }
+        write_structs(&mut out, registry, &visible);
         if !locked.is_empty() {
             let why = if context.account.is_some() {
                 "Your account has no run right on this application; these methods are not available to you:"
@@ -205,6 +206,25 @@ fn write_method(out: &mut String, entry: &Entry, context: &PageContext<'_>) {
     if !entry.help.is_empty() {
         let _ = writeln!(out, "<p>{}</p>", escape(&entry.help));
     }
+    if !entry.params.is_empty() {
+        out.push_str("<p>Parameters:</p><ul class=\"params\">");
+        for param in entry.params {
+            let _ = write!(
+                out,
+                "<li><code>{}</code> {}",
+                escape(param.name),
+                type_link(param.ty)
+            );
+            if !param.description.is_empty() {
+                let _ = write!(out, ": {}", escape(param.description));
+            }
+            out.push_str("</li>");
+        }
+        out.push_str("</ul>\n");
+    }
+    if !entry.returns.is_empty() {
+        let _ = writeln!(out, "<p>Returns {}.</p>", type_link(entry.returns));
+    }
     let mut protocols = vec!["XML-RPC", "JSON-RPC"];
     if entry.flags.read_only {
         protocols.push("JSON-RPC GET");
@@ -216,6 +236,76 @@ fn write_method(out: &mut String, entry: &Entry, context: &PageContext<'_>) {
     let _ = writeln!(out, "<p>Reached by: {}.</p>", protocols.join(", "));
     write_examples(out, entry, context.base_url);
     out.push_str("</article>\n");
+}
+
+/// A declared type in [`groupware_api::ParamDef::ty`] syntax, linked to its struct's
+/// description when it names one (`Contact`, `Contact[]`).
+fn type_link(ty: &str) -> String {
+    let (base, array) = ty.strip_suffix("[]").map_or((ty, ""), |base| (base, "[]"));
+    if base.starts_with(|c: char| c.is_ascii_uppercase()) {
+        format!(
+            "(<a href=\"#t-{0}\"><code>{0}</code></a>{1})",
+            escape(base),
+            array
+        )
+    } else {
+        format!("(<code>{}{array}</code>)", escape(base))
+    }
+}
+
+/// The declared structs the `visible` methods name, with their members, once each.
+fn write_structs(out: &mut String, registry: &Registry, visible: &[&Entry]) {
+    let mut names: Vec<&str> = Vec::new();
+    for entry in visible {
+        let types = entry
+            .params
+            .iter()
+            .map(|param| param.ty)
+            .chain(std::iter::once(entry.returns));
+        for ty in types {
+            let base = ty.strip_suffix("[]").unwrap_or(ty);
+            if registry.struct_def(base).is_some() && !names.contains(&base) {
+                names.push(base);
+            }
+        }
+    }
+    // Structs named by members of those structs (a contact's categories, …).
+    let mut index = 0;
+    while index < names.len() {
+        if let Some(def) = registry.struct_def(names[index]) {
+            for (_, ty, _) in def.members {
+                let base = ty.strip_suffix("[]").unwrap_or(ty);
+                if registry.struct_def(base).is_some() && !names.contains(&base) {
+                    names.push(base);
+                }
+            }
+        }
+        index += 1;
+    }
+    for name in names {
+        let Some(def) = registry.struct_def(name) else {
+            continue;
+        };
+        let _ = write!(
+            out,
+            "<article class=\"struct\" id=\"t-{0}\"><h3>struct <code>{0}</code></h3>",
+            escape(def.name)
+        );
+        if !def.description.is_empty() {
+            let _ = write!(out, "<p>{}</p>", escape(def.description));
+        }
+        out.push_str("<table><tr><th>member</th><th>type</th><th>meaning</th></tr>");
+        for (member, ty, description) in def.members {
+            let _ = write!(
+                out,
+                "<tr><td><code>{}</code></td><td>{}</td><td>{}</td></tr>",
+                escape(member),
+                type_link(ty),
+                escape(description)
+            );
+        }
+        out.push_str("</table></article>\n");
+    }
 }
 
 fn write_examples(out: &mut String, entry: &Entry, base: &str) {
@@ -282,9 +372,15 @@ fn write_examples(out: &mut String, entry: &Entry, base: &str) {
 
     let mut soap_params = String::new();
     for (index, param) in params.iter().enumerate() {
-        let _ = write!(soap_params, "<param{}>", index + 1);
+        // Declared names where the table has them (the WSDL's part names), else the
+        // positional `paramN` the SOAP decoder maps through the signature.
+        let element = entry
+            .params
+            .get(index)
+            .map_or_else(|| format!("param{}", index + 1), |def| def.name.to_owned());
+        let _ = write!(soap_params, "<{element}>");
         soap_value(&mut soap_params, param);
-        let _ = write!(soap_params, "</param{}>", index + 1);
+        let _ = write!(soap_params, "</{element}>");
     }
     let envelope = format!(
         "<?xml version=\"1.0\"?><soap:Envelope xmlns:soap=\"http://schemas.xmlsoap.org/soap/envelope/\"><soap:Body><m:{name} xmlns:m=\"urn:groupware\">{soap_params}</m:{name}></soap:Body></soap:Envelope>",
@@ -554,6 +650,59 @@ mod tests {
         let html = page(Some(&bob));
         assert!(!html.contains("data-method=\"notes.bonotes.read\""));
         assert!(html.contains("no run right"));
+    }
+
+    #[test]
+    fn parameters_and_declared_structs_are_described() {
+        const NOTE: &[groupware_api::StructDef] = &[groupware_api::StructDef {
+            name: "Note",
+            description: "A note <b>.",
+            members: &[
+                ("id", "int", "The note's id."),
+                ("text", "string", "What it says."),
+            ],
+        }];
+        let table = MethodTable {
+            app: "notes",
+            title: "Notes",
+            version: "1",
+            methods: vec![MethodDef {
+                name: "notes.bonotes.read",
+                function: "read",
+                signatures: &[&["struct", "int"]],
+                help: "Reads a note.",
+                author: "me",
+                flags: Flags::READ,
+                handler: noop,
+                params: &[groupware_api::ParamDef {
+                    name: "id",
+                    ty: "int",
+                    description: "Which note & why.",
+                }],
+                returns: "Note",
+            }],
+            structs: NOTE,
+        };
+        let registry = Registry::build(&[table], true).expect("registry");
+        let account = account(&["notes"]);
+        let context = PageContext {
+            account: Some(&account),
+            credentials_refused: false,
+            base_url: "http://127.0.0.1:8080",
+            jsonp: false,
+        };
+        let page = render(&registry, &context);
+        assert!(page.contains("<code>id</code> (<code>int</code>): Which note &amp; why."));
+        assert!(page.contains("Returns (<a href=\"#t-Note\"><code>Note</code></a>)."));
+        assert!(page.contains("id=\"t-Note\""));
+        assert!(page.contains("A note &lt;b&gt;."));
+        assert!(page.contains("<td><code>text</code></td>"));
+        // Anonymous visitors see no struct of a method they cannot call.
+        let anonymous = PageContext {
+            account: None,
+            ..context
+        };
+        assert!(!render(&registry, &anonymous).contains("t-Note"));
     }
 
     #[test]
