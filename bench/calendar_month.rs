@@ -5,6 +5,8 @@
 //!
 //!     cargo run --release --example calendar_month -- [sqlite|postgres|both] [events]
 //!
+//! `GW_BENCH_SQLITE=/path/bench.db` keeps the SQLite database for a look at query plans.
+//!
 //! It applies the migrations, creates one account, seeds `events` events (default 100,000)
 //! spread evenly over five years, 1 % of them recurring series (daily, weekly on two days,
 //! monthly, yearly; half of them with an end date), each with its owner as participant,
@@ -125,8 +127,8 @@ async fn seed(store: &Store, owner: i64, events: usize) {
     }
     store
         .execute(
-            "INSERT INTO calendar_participants (event_id, account_id, status, role) \
-             SELECT id, owner, 'A', 'CHAIR' FROM calendar_events",
+            "INSERT INTO calendar_participants (event_id, account_id, status, role, invited) \
+             SELECT id, owner, 'A', 'CHAIR', 0 FROM calendar_events",
             vec![],
         )
         .await
@@ -255,13 +257,12 @@ async fn main() {
     let which = args.next().unwrap_or_else(|| "both".into());
     let events: usize = args.next().map_or(100_000, |n| n.parse().unwrap());
     if which == "sqlite" || which == "both" {
+        // GW_BENCH_SQLITE keeps the database at that path, to look at query plans.
         let dir = tempfile::tempdir().unwrap();
+        let path = std::env::var("GW_BENCH_SQLITE")
+            .unwrap_or_else(|_| dir.path().join("bench.db").display().to_string());
         println!("SQLite ({events} events):");
-        run(
-            &format!("sqlite://{}", dir.path().join("bench.db").display()),
-            events,
-        )
-        .await;
+        run(&format!("sqlite://{path}"), events).await;
     }
     if which == "postgres" || which == "both" {
         let base = std::env::var("GROUPWARE_TEST_DATABASE_URL")

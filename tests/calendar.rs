@@ -69,6 +69,7 @@ on_both_backends!(
     recurrence_across_dst_in_the_users_zone,
     recurrence_month_ends_and_leap_years,
     series_once_by_default_and_daywise,
+    long_events_and_invitations_are_found,
     query_order_and_paging,
     rights_between_two_users,
     delete_leaves_a_tombstone,
@@ -815,4 +816,61 @@ fn errors_name_the_problem(db: &Db) {
     assert!(fault.message.contains("'order'"), "{fault}");
     let fault = demo.call(READ, &[Value::Int(999_999)]).unwrap_err();
     assert_eq!(fault.code, 1004);
+}
+
+fn long_events_and_invitations_are_found(db: &Db) {
+    db.add_user_with(
+        "dave",
+        "dave-secret",
+        "calendar,addressbook",
+        &["--email", "dave@example.org"],
+    );
+    let server = Server::start(db);
+    let demo = server.login("demo", "guest");
+    let dave = server.login("dave", "dave-secret");
+    clear_sample_events(&demo);
+    let dave_id = account_id(&demo, "dave@example.org");
+    // Longer than the 31 days the start index looks back: found through the end index.
+    let sabbatical = demo.create(
+        WRITE,
+        &[
+            ("title", Value::from("Sabbatical")),
+            ("start", dt("2034-01-01T00:00:00")),
+            ("end", dt("2034-07-01T00:00:00")),
+        ],
+    );
+    let week = demo.create(
+        WRITE,
+        &[
+            ("title", Value::from("Trip")),
+            ("start", dt("2034-03-28T00:00:00")),
+            ("end", dt("2034-04-04T00:00:00")),
+        ],
+    );
+    let april = search_range(&demo, "2034-04-01T00:00:00", "2034-05-01T00:00:00", &[]);
+    assert_eq!(
+        april.iter().map(|e| int(e, "id")).collect::<Vec<_>>(),
+        [sabbatical, week]
+    );
+    // An invitation shows in the invitee's own calendar without any grant.
+    let invite = demo.create(
+        WRITE,
+        &[
+            ("title", Value::from("Review")),
+            ("start", dt("2034-04-10T10:00:00")),
+            (
+                "participants",
+                Value::structure([(
+                    dave_id.to_string(),
+                    Value::structure([("status", Value::from("U"))]),
+                )]),
+            ),
+        ],
+    );
+    let mine = search_range(&dave, "2034-04-01T00:00:00", "2034-05-01T00:00:00", &[]);
+    assert_eq!(
+        mine.iter().map(|e| int(e, "id")).collect::<Vec<_>>(),
+        [invite]
+    );
+    assert_eq!(int(&mine[0], "rights"), 1);
 }

@@ -46,9 +46,13 @@ CREATE TABLE calendar_events (
     modifier         INTEGER NOT NULL DEFAULT 0
 );
 
--- Single events of a month view: owner, then start; end is checked on the index entries.
+-- Single events of a month view: owner, then start (a search reads starts from a month
+-- before the range; longer events come from the next index).
 CREATE INDEX calendar_events_owner_range ON calendar_events (owner, start_time, end_time)
     WHERE recur_type = 0;
+-- Single events longer than 31 days (2678400 s), by end.
+CREATE INDEX calendar_events_owner_long ON calendar_events (owner, end_time)
+    WHERE recur_type = 0 AND end_time - start_time > 2678400;
 -- Recurring series are few and searched by how long they run.
 CREATE INDEX calendar_events_owner_series ON calendar_events (owner, recur_until, start_time)
     WHERE recur_type <> 0;
@@ -61,10 +65,13 @@ CREATE TABLE calendar_participants (
     -- U needs action, A accepted, R rejected, T tentative.
     status     TEXT    NOT NULL DEFAULT 'U' CHECK (status IN ('U', 'A', 'R', 'T')),
     role       TEXT    NOT NULL DEFAULT 'REQ-PARTICIPANT',
+    -- 1 when the participant is not the event's owner: invitations are searched apart.
+    invited    INTEGER NOT NULL DEFAULT 1 CHECK (invited IN (0, 1)),
     PRIMARY KEY (event_id, account_id)
 );
 
-CREATE INDEX calendar_participants_account ON calendar_participants (account_id, event_id);
+CREATE INDEX calendar_participants_invited ON calendar_participants (account_id, event_id)
+    WHERE invited = 1;
 
 CREATE TABLE calendar_alarms (
     id       INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -22,6 +22,11 @@ use crate::recur::{Frequency, Rule};
 /// The application name in shared tables.
 pub const APP: &str = "calendar";
 
+/// Single events longer than this (31 days) are found through their own index; shorter
+/// ones by a start at most this long before a search range. Must match the partial index
+/// `calendar_events_owner_long` in `V3__calendar_events.sql`.
+const LONG_EVENT_SECONDS: i64 = 2_678_400;
+
 /// How many ids go into one `IN (…)` list.
 const IN_CHUNK: usize = 500;
 
@@ -130,7 +135,9 @@ fn event_from_row(row: &Row) -> Result<Event, Error> {
 /// Fills in categories, participants and the caller's alarms with batched queries.
 async fn attach_details(store: &Store, caller: i64, events: &mut [Event]) -> Result<(), Error> {
     let ids: Vec<i64> = events.iter().map(|event| event.id).collect();
-    let position = |events: &[Event], id: i64| events.iter().position(|e| e.id == id);
+    let index: std::collections::HashMap<i64, usize> =
+        ids.iter().enumerate().map(|(at, id)| (*id, at)).collect();
+    let position = |_: &[Event], id: i64| index.get(&id).copied();
     for chunk in ids.chunks(IN_CHUNK) {
         let mut binder = Binder::default();
         let list: Vec<String> = chunk.iter().map(|id| binder.bind(*id)).collect();
@@ -241,6 +248,32 @@ pub async fn search(store: &Store, caller: i64, query: &SearchQuery) -> Result<V
         "(e.owner IN ({users}) OR EXISTS (SELECT 1 FROM calendar_participants p \
          WHERE p.event_id = e.id AND p.account_id IN ({users}){rejected}))"
     ));
+    // The candidates, each branch on an index of its own (see V3__calendar_events.sql):
+    // short single events by start, long ones by end, series by their end, invitations by
+    // participant. The conditions above decide; this only keeps the scan small.
+    let invitations = format!(
+        "SELECT p.event_id FROM calendar_participants p WHERE p.account_id IN ({users}) \
+         AND p.invited = 1{rejected}"
+    );
+    let candidates = if query.query.is_empty() {
+        let from = binder.bind(query.from);
+        let earliest = binder.bind(query.from.saturating_sub(LONG_EVENT_SECONDS));
+        let to = binder.bind(query.to);
+        format!(
+            "SELECT id FROM calendar_events WHERE owner IN ({users}) AND recur_type = 0 \
+             AND start_time >= {earliest} AND start_time < {to} AND end_time >= {from} \
+             UNION ALL SELECT id FROM calendar_events WHERE owner IN ({users}) \
+             AND recur_type = 0 AND end_time - start_time > {LONG_EVENT_SECONDS} \
+             AND end_time >= {from} AND start_time < {to} \
+             UNION ALL SELECT id FROM calendar_events WHERE owner IN ({users}) \
+             AND recur_type <> 0 AND start_time < {to} \
+             AND (recur_until IS NULL OR recur_until >= {from}) \
+             UNION ALL {invitations}"
+        )
+    } else {
+        format!("SELECT id FROM calendar_events WHERE owner IN ({users}) UNION ALL {invitations}")
+    };
+    conditions.push(format!("e.id IN ({candidates})"));
     if !query.show_rejected {
         conditions.push(format!(
             "NOT EXISTS (SELECT 1 FROM calendar_participants r WHERE r.event_id = e.id \
@@ -531,13 +564,14 @@ pub async fn write(
         .await?;
         for (account, status, role) in list {
             tx.execute(
-                "INSERT INTO calendar_participants (event_id, account_id, status, role) \
-                 VALUES ($1, $2, $3, $4)",
+                "INSERT INTO calendar_participants (event_id, account_id, status, role, \
+                 invited) VALUES ($1, $2, $3, $4, $5)",
                 vec![
                     id.into(),
                     account.into(),
                     status.letter().into(),
                     role.into(),
+                    (account != stored.owner).into(),
                 ],
             )
             .await?;
