@@ -873,4 +873,32 @@ fn long_events_and_invitations_are_found(db: &Db) {
         [invite]
     );
     assert_eq!(int(&mine[0], "rights"), 1);
+    // Without EDIT, a participant may answer (only their own status changes).
+    let answer = Value::structure([
+        ("id", Value::Int(invite)),
+        ("title", Value::from("Hijacked")),
+        (
+            "participants",
+            Value::structure([(
+                dave_id.to_string(),
+                Value::structure([("status", Value::from("A"))]),
+            )]),
+        ),
+    ]);
+    assert_eq!(dave.ok(WRITE, &[answer]), Value::Int(invite));
+    let event = demo.ok(READ, &[Value::Int(invite)]);
+    let event = event.as_struct().unwrap();
+    assert_eq!(text(event, "title"), "Review");
+    let status = &event["participants"].as_struct().unwrap()[&dave_id.to_string()];
+    assert_eq!(text(status.as_struct().unwrap(), "status"), "A");
+    let fault = dave
+        .call(
+            WRITE,
+            &[Value::structure([
+                ("id", Value::Int(invite)),
+                ("title", Value::from("x")),
+            ])],
+        )
+        .unwrap_err();
+    assert_eq!(fault.code, 1001);
 }

@@ -331,3 +331,107 @@ pub fn import(text: &str, zone: Tz) -> Result<Vec<EventChanges>, Error> {
     }
     Ok(found)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Alarm, Participant, Status};
+    use crate::recur::Rule;
+
+    fn sample() -> Event {
+        let zone: Tz = "Europe/Berlin".parse().unwrap_or(Tz::UTC);
+        let start = NaiveDate::from_ymd_opt(2024, 1, 31)
+            .and_then(|date| date.and_hms_opt(18, 30, 0))
+            .unwrap_or_default();
+        Event {
+            id: 7,
+            uid: "u-7@test".into(),
+            owner: 2,
+            title: "Month end, review; notes".into(),
+            description: "line 1\nline 2".into(),
+            location: "Room \\ 3".into(),
+            start: zone::to_unix(zone, start),
+            end: zone::to_unix(zone, start + Duration::hours(1)),
+            all_day: false,
+            priority: 3,
+            private: true,
+            non_blocking: false,
+            reference: 0,
+            tzid: "Europe/Berlin".into(),
+            rule: Rule {
+                frequency: Frequency::MonthlyByDate,
+                interval: 2,
+                weekdays: 0,
+                until: NaiveDate::from_ymd_opt(2024, 12, 31),
+                exceptions: NaiveDate::from_ymd_opt(2024, 5, 31).into_iter().collect(),
+            },
+            categories: Vec::new(),
+            participants: vec![Participant {
+                account: 2,
+                status: Status::Tentative,
+                role: "CHAIR".into(),
+                name: "Demo".into(),
+                email: "demo@example.org".into(),
+            }],
+            alarms: vec![Alarm {
+                id: 1,
+                owner: 2,
+                offset: 600,
+                enabled: true,
+            }],
+            created: 0,
+            modified: 0,
+            modifier: 2,
+            rights: 31,
+        }
+    }
+
+    #[test]
+    fn export_names_every_property() {
+        let text = export(&[sample()]);
+        for expected in [
+            "SUMMARY:Month end\\, review\\; notes",
+            "DESCRIPTION:line 1\\nline 2",
+            "DTSTART;TZID=Europe/Berlin:20240131T183000",
+            "RRULE:FREQ=MONTHLY;BYMONTHDAY=31;INTERVAL=2;UNTIL=20241231T225959Z",
+            "EXDATE;TZID=Europe/Berlin:20240531T183000",
+            "CLASS:PRIVATE",
+            "PRIORITY:1",
+            "PARTSTAT=TENTATIVE",
+            "BEGIN:VALARM",
+        ] {
+            assert!(text.contains(expected), "{expected} missing in\n{text}");
+        }
+    }
+
+    #[test]
+    fn import_reads_what_export_wrote_in_another_zone() {
+        let text = export(&[sample()]);
+        let new_york: Tz = "America/New_York".parse().unwrap_or(Tz::UTC);
+        let changes = import(&text, new_york).unwrap_or_default();
+        assert_eq!(changes.len(), 1);
+        let event = &changes[0];
+        assert_eq!(event.title.as_deref(), Some("Month end, review; notes"));
+        assert_eq!(event.location.as_deref(), Some("Room \\ 3"));
+        assert_eq!(event.private, Some(true));
+        assert_eq!(event.priority, Some(3));
+        // 18:30 in Berlin is 12:30 in New York.
+        assert_eq!(
+            event.start.map(|start| start.to_string()),
+            Some("2024-01-31 12:30:00".to_owned())
+        );
+        assert_eq!(event.frequency, Some(Frequency::MonthlyByDate));
+        assert_eq!(event.interval, Some(2));
+        assert_eq!(event.until, Some(NaiveDate::from_ymd_opt(2024, 12, 31)));
+        assert_eq!(
+            event.exceptions,
+            Some(NaiveDate::from_ymd_opt(2024, 5, 31).into_iter().collect())
+        );
+    }
+
+    #[test]
+    fn garbage_is_an_invalid_parameter() {
+        assert!(import("BEGIN:VCALENDAR\r\nEND:VCALENDAR\r\n", Tz::UTC).is_err());
+        assert!(import("hello", Tz::UTC).is_err());
+    }
+}

@@ -565,8 +565,14 @@ async fn search(ctx: Ctx, params: Params) -> Result<Value, Error> {
         Value::Struct(record)
     };
     if daywise {
-        let first_day = zone::to_local(zone, from).date();
-        let last_day = zone::to_local(zone, to).date();
+        // Without a range (or with a query) every day an occurrence touches counts.
+        let unbounded = !query.query.is_empty();
+        let first_day = start
+            .filter(|_| !unbounded)
+            .map_or(NaiveDate::MIN, |start| start.date());
+        let last_day = end
+            .filter(|_| !unbounded)
+            .map_or(NaiveDate::MAX, |end| end.date());
         let mut days: std::collections::BTreeMap<NaiveDate, Vec<Value>> =
             std::collections::BTreeMap::new();
         for hit in page {

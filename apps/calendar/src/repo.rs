@@ -530,6 +530,13 @@ pub async fn write(
         Some(id) => Some(read(store, caller, id).await?),
         None => None,
     };
+    if let Some(event) = &old
+        && event.owner != caller
+        && grants::require(event.rights, rights::EDIT, event.private).is_err()
+        && event.participants.iter().any(|p| p.account == caller)
+    {
+        return answer(store, caller, event, changes, now).await;
+    }
     let stored = apply_changes(old.as_ref(), changes, caller, zone, caller_zone)?;
     let mut transaction = store.begin().await?;
     let tx = &mut *transaction;
@@ -625,6 +632,39 @@ pub async fn write(
     }
     transaction.commit().await?;
     Ok(id)
+}
+
+/// A participant without the EDIT right answers an invitation: only their own status
+/// changes; every other member of the write is ignored.
+async fn answer(
+    store: &Store,
+    caller: i64,
+    event: &Event,
+    changes: &EventChanges,
+    now: i64,
+) -> Result<i64, Error> {
+    let status = changes
+        .participants
+        .iter()
+        .flatten()
+        .find(|participant| participant.account == Some(caller))
+        .map(|participant| participant.status)
+        .ok_or(Error::AccessNotPermitted)?;
+    let mut transaction = store.begin().await?;
+    transaction
+        .execute(
+            "UPDATE calendar_participants SET status = $1 WHERE event_id = $2 AND account_id = $3",
+            vec![status.letter().into(), event.id.into(), caller.into()],
+        )
+        .await?;
+    transaction
+        .execute(
+            "UPDATE calendar_events SET modified = $1, modifier = $2 WHERE id = $3",
+            vec![now.into(), caller.into(), event.id.into()],
+        )
+        .await?;
+    transaction.commit().await?;
+    Ok(event.id)
 }
 
 fn row_values(stored: &Stored, binder: &mut Binder) -> Vec<(&'static str, String)> {
