@@ -237,6 +237,10 @@ fn recurrence_across_dst_in_the_users_zone(db: &Db) {
                 "recur_exception",
                 Value::Array(vec![dt("2024-04-01T09:00:00")]),
             ),
+            (
+                "alarm",
+                Value::structure([("id", Value::structure([("offset", Value::Int(300))]))]),
+            ),
         ],
     );
     let found = search_range(
@@ -257,6 +261,16 @@ fn recurrence_across_dst_in_the_users_zone(db: &Db) {
     );
     assert!(found.iter().all(|e| int(e, "id") == id));
     assert_eq!(at(&found[1], "recur_date"), "2024-03-27T09:00:00");
+    let alarm = found[4]["alarm"]
+        .as_struct()
+        .unwrap()
+        .values()
+        .next()
+        .unwrap();
+    assert_eq!(
+        at(alarm.as_struct().unwrap(), "time"),
+        "2024-04-10T08:55:00"
+    );
     // demo in UTC sees 08:00 UTC before the change and 07:00 UTC after it.
     let demo = server.login("demo", "guest");
     let ber_id = account_id(&demo, "ber@example.org");

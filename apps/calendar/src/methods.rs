@@ -561,6 +561,16 @@ async fn search(ctx: Ctx, params: Params) -> Result<Value, Error> {
             record.insert("start".into(), wire(caller, hit.occurrence.start));
             record.insert("end".into(), wire(caller, hit.occurrence.end));
             record.insert("recur_date".into(), wire(caller, hit.occurrence.start));
+            // Alarms ring before this occurrence, not before the series' first.
+            if let Some(Value::Struct(alarms)) = record.get_mut("alarm") {
+                for alarm in alarms.values_mut() {
+                    if let Value::Struct(fields) = alarm
+                        && let Some(Value::Int(offset)) = fields.get("offset").cloned()
+                    {
+                        fields.insert("time".into(), wire(caller, hit.occurrence.start - offset));
+                    }
+                }
+            }
         }
         Value::Struct(record)
     };
