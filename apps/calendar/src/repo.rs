@@ -436,7 +436,7 @@ fn apply_changes(
         .unwrap_or(2);
     if !(0..=3).contains(&priority) {
         return Err(Error::invalid(format!(
-            "member 'priority': wanted 1 (low), 2 (normal) or 3 (high), got {priority}"
+            "member 'priority': wanted 1 (low), 2 (normal) or 3 (high) (0: unset), got {priority}"
         )));
     }
     let stored = Stored {
