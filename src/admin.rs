@@ -283,6 +283,12 @@ pub async fn bootstrap(store: &Store, demo: bool) -> anyhow::Result<()> {
         groupware_addressbook::seed_demo_contacts(store, demo_id)
             .await
             .map_err(storage)?;
+        groupware_calendar::seed_demo_events(store, demo_id)
+            .await
+            .map_err(storage)?;
+        groupware_infolog::seed_demo_entries(store, demo_id)
+            .await
+            .map_err(storage)?;
         println!("created the demo account: username demo, password guest");
     }
     Ok(())

@@ -94,6 +94,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     init_logging(args.log_format);
     let mut tables = Vec::new();
     tables.push(groupware_addressbook::methods());
+    tables.push(groupware_calendar::methods());
+    tables.push(groupware_infolog::methods());
     if args.enable_interop {
         tables.push(groupware_interop::methods());
     }

@@ -350,9 +350,23 @@ fn malformed_wrong_and_logged_out_credentials_are_session_expired() {
             )],
         ),
     ];
+    // Some refused forms are password attempts, which the per-address throttle counts
+    // (50): one method of each class stands for its class.
+    let mut sample: Vec<&String> = Vec::new();
+    for method in &methods {
+        let class = method
+            .rsplit_once('.')
+            .map_or(method.as_str(), |(class, _)| class);
+        if !sample
+            .iter()
+            .any(|known| known.rsplit_once('.').map(|(c, _)| c) == Some(class))
+        {
+            sample.push(method);
+        }
+    }
     for (what, headers) in &refused {
         let headers: Vec<&str> = headers.iter().map(String::as_str).collect();
-        for method in &methods {
+        for method in &sample {
             let (status, response_headers, result) =
                 server.call_with_authorization(method, &[], &headers);
             assert_eq!(status, StatusCode::OK, "{what} on {method}: {result:?}");

@@ -52,6 +52,8 @@ macro_rules! migration {
 pub static MIGRATIONS: &[Migration] = &[
     migration!(1, "V1__core_accounts"),
     migration!(2, "V2__addressbook_contacts"),
+    migration!(3, "V3__calendar_events"),
+    migration!(4, "V4__infolog_entries"),
 ];
 
 const CREATE_HISTORY: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

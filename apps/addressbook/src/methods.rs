@@ -3,7 +3,7 @@
 //! Each eGroupWare name (and every historical alias) maps to one implementation here; the
 //! adapters only convert `Value`s to `model` types and back, and call `repo`.
 
-use chrono::{DateTime, NaiveDateTime, NaiveTime};
+use chrono::{NaiveDateTime, NaiveTime};
 use groupware_api::params::{StructExt as _, convert};
 use groupware_api::{
     Account, Ctx, Error, Flags, MethodDef, MethodTable, ParamDef, Params, Struct, StructDef, Value,
@@ -426,13 +426,9 @@ fn unix_now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-/// A stored UTC unix time as the caller's wall-clock time.
-///
-/// User time zones are not applied yet: every time goes out as UTC, which is exact for
-/// accounts in `UTC` (the default) and off by the zone's offset for others.
-fn to_wire_time(_account: &Account, unix: i64) -> Value {
-    DateTime::from_timestamp(unix, 0)
-        .map_or(Value::Nil, |moment| Value::DateTime(moment.naive_utc()))
+/// A stored UTC unix time as the caller's wall-clock time (the account's time zone).
+fn to_wire_time(account: &Account, unix: i64) -> Value {
+    groupware_api::zone::to_wire(account, unix)
 }
 
 // ---------------------------------------------------------------------------------------

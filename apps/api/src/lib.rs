@@ -9,17 +9,23 @@
 //! - [`params`]: typed parameter conversion with precise faults;
 //! - [`method`]: method tables (`MethodDef`, `MethodTable`) that apps export as data;
 //! - [`ctx`]: the request context a handler receives (caller, store, request facts);
-//! - [`store`]: the storage handle apps run their SQL through, whatever the backend.
+//! - [`store`]: the storage handle apps run their SQL through, whatever the backend;
+//! - [`categories`], [`grants`]: the category and sharing tables several apps share, keyed
+//!   by application (eGroupWare's `egw_categories` and `egw_acl`);
+//! - [`zone`]: wire times in the caller's time zone.
 //!
 //! Nothing here knows about HTTP, XML or JSON.
 
+pub mod categories;
 pub mod ctx;
 pub mod error;
 pub mod fault;
+pub mod grants;
 pub mod method;
 pub mod params;
 pub mod store;
 pub mod value;
+pub mod zone;
 
 pub use ctx::{Account, Ctx, RequestInfo};
 pub use error::Error;
