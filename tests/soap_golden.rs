@@ -172,4 +172,12 @@ fn wsdl_with_credentials_lists_the_callers_methods() {
     assert!(body.contains("name=\"addressbook_boaddressbook_read_entries\""));
     assert!(body.contains("<xsd:complexType name=\"Contact\">"));
     assert!(body.contains("name=\"n_given\" type=\"xsd:string\""));
+    // The calendar and InfoLog declare their records too.
+    for declared in ["Event", "InfologEntry", "InfologLink"] {
+        assert!(
+            body.contains(&format!("<xsd:complexType name=\"{declared}\">")),
+            "{declared} in the WSDL"
+        );
+    }
+    assert!(body.contains("name=\"calendar_bocalendar_write\""));
 }

@@ -99,7 +99,11 @@ pub const STRUCTS: &[StructDef] = &[
             ("owner", "int", "The owning account's id."),
             ("access", "string", "public or private."),
             ("cat_id", "struct", "Categories: {id: name}."),
-            ("last_mod", "dateTime.iso8601", "Last modification (UTC)."),
+            (
+                "last_mod",
+                "dateTime.iso8601",
+                "Last modification, in your time zone.",
+            ),
             (
                 "rights",
                 "int",

@@ -7,8 +7,8 @@ use chrono::{Datelike as _, NaiveDate, NaiveDateTime, NaiveTime};
 use chrono_tz::Tz;
 use groupware_api::params::{StructExt as _, convert};
 use groupware_api::{
-    Account, Ctx, Error, Flags, MethodDef, MethodTable, Params, Struct, Value, categories, grants,
-    zone,
+    Account, Ctx, Error, Flags, MethodDef, MethodTable, ParamDef, Params, Struct, StructDef, Value,
+    categories, grants, zone,
 };
 
 use crate::ical;
@@ -87,6 +87,71 @@ fn def(
         returns: "",
     }
 }
+
+/// The members of an event on the wire, for the WSDL and the documentation page.
+pub const STRUCTS: &[StructDef] = &[StructDef {
+    name: "Event",
+    description: "A calendar event. Times are wall-clock times in your time zone.",
+    members: &[
+        ("id", "int", "The event's id; absent when creating."),
+        ("uid", "string", "Globally unique id (iCalendar UID)."),
+        ("owner", "int", "The owning account's id."),
+        ("title", "string", "Title."),
+        ("description", "string", "Description."),
+        ("location", "string", "Location."),
+        ("start", "dateTime.iso8601", "Start."),
+        ("end", "dateTime.iso8601", "End."),
+        ("modified", "dateTime.iso8601", "Last modification."),
+        ("modifier", "int", "Who modified it last."),
+        ("priority", "int", "1 low, 2 normal, 3 high (0 unset)."),
+        ("access", "string", "public or private."),
+        ("category", "struct", "Categories: {id: name}."),
+        ("non_blocking", "boolean", "Does not block free/busy time."),
+        ("tzid", "string", "The IANA zone the event repeats in."),
+        (
+            "recur_type",
+            "int",
+            "0 none, 1 daily, 2 weekly, 3 monthly by date, 4 monthly by weekday, 5 yearly.",
+        ),
+        ("recur_interval", "int", "Every n-th period."),
+        (
+            "recur_data",
+            "int",
+            "Weekly: weekdays, Sunday 1, Monday 2, … Saturday 64.",
+        ),
+        (
+            "recur_enddate",
+            "dateTime.iso8601",
+            "Last day of the series (inclusive).",
+        ),
+        (
+            "recur_exception",
+            "dateTime.iso8601[]",
+            "Occurrences removed from the series.",
+        ),
+        (
+            "participants",
+            "struct",
+            "{account id: {name, email, status A|R|T|U, role}}.",
+        ),
+        (
+            "alarm",
+            "struct",
+            "{alarm id: {id, time, offset (seconds before start), owner, enabled}}.",
+        ),
+        (
+            "rights",
+            "int",
+            "The caller's rights: READ 1, ADD 2, EDIT 4, DELETE 8, PRIVATE 16.",
+        ),
+    ],
+}];
+
+const WRITE_PARAMS: &[ParamDef] = &[ParamDef {
+    name: "params",
+    ty: "Event",
+    description: "The event; with id: an update.",
+}];
 
 /// The calendar's method table.
 pub fn methods() -> MethodTable {
@@ -202,11 +267,24 @@ pub fn methods() -> MethodTable {
             |ctx, params| Box::pin(set_grants(ctx, params)),
         ),
     ]);
+    let methods = methods
+        .into_iter()
+        .map(|method| {
+            if method.function == "write" {
+                MethodDef {
+                    params: WRITE_PARAMS,
+                    ..method
+                }
+            } else {
+                method
+            }
+        })
+        .collect();
     MethodTable {
         app: APP,
         title: "Calendar",
         version: env!("CARGO_PKG_VERSION"),
-        structs: &[],
+        structs: STRUCTS,
         methods,
     }
 }

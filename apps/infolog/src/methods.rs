@@ -4,8 +4,8 @@ use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use chrono_tz::Tz;
 use groupware_api::params::{StructExt as _, convert};
 use groupware_api::{
-    Account, Ctx, Error, Flags, MethodDef, MethodTable, Params, Struct, Value, categories, grants,
-    zone,
+    Account, Ctx, Error, Flags, MethodDef, MethodTable, ParamDef, Params, Struct, StructDef, Value,
+    categories, grants, zone,
 };
 
 use crate::model::{
@@ -63,13 +63,78 @@ fn def(
     }
 }
 
+/// The members of an InfoLog entry on the wire (input also takes them with an `info_`
+/// prefix), for the WSDL and the documentation page.
+pub const STRUCTS: &[StructDef] = &[
+    StructDef {
+        name: "InfologEntry",
+        description: "A task, phone call or note. Times are wall-clock times in your time zone.",
+        members: &[
+            ("id", "int", "The entry's id; absent when creating."),
+            ("type", "string", "task, phone or note."),
+            ("from", "string", "Contact (free text)."),
+            ("addr", "string", "Phone number or address."),
+            ("subject", "string", "Subject."),
+            ("des", "string", "Description."),
+            ("owner", "int", "The owning account's id."),
+            ("responsible", "int[]", "Accounts responsible for it."),
+            ("access", "string", "public or private."),
+            ("cat", "struct", "Category: {id: name}."),
+            ("startdate", "dateTime.iso8601", "Start."),
+            ("enddate", "dateTime.iso8601", "Due."),
+            ("datecompleted", "dateTime.iso8601", "Completed."),
+            ("datemodified", "dateTime.iso8601", "Last modification."),
+            ("id_parent", "int", "Parent entry (0: none)."),
+            ("anz_subs", "int", "Number of sub-entries."),
+            ("planned_time", "int", "Planned minutes."),
+            ("used_time", "int", "Used minutes."),
+            (
+                "status",
+                "string",
+                "task: offer, not-started, ongoing, done, cancelled…; phone: call, will-call, done, billed; note: ongoing, done.",
+            ),
+            ("percent", "int", "Percent done."),
+            ("priority", "int", "0 low, 1 normal, 2 high, 3 urgent."),
+            (
+                "confirm",
+                "string",
+                "Confirmation wanted: not, accept, finish or both.",
+            ),
+            ("modifier", "int", "Who modified it last."),
+            ("link_id", "int", "Primary link."),
+            ("location", "string", "Location."),
+            ("uid", "string", "Globally unique id."),
+            ("links", "InfologLink[]", "Linked contacts and events."),
+            (
+                "rights",
+                "int",
+                "The caller's rights: READ 1, ADD 2, EDIT 4, DELETE 8, PRIVATE 16.",
+            ),
+        ],
+    },
+    StructDef {
+        name: "InfologLink",
+        description: "A link from an entry to a record of another application.",
+        members: &[
+            ("app", "string", "addressbook or calendar."),
+            ("id", "int", "The record's id."),
+        ],
+    },
+];
+
+const WRITE_PARAMS: &[ParamDef] = &[ParamDef {
+    name: "params",
+    ty: "InfologEntry",
+    description: "The entry; with id: an update.",
+}];
+
 /// InfoLog's method table.
 pub fn methods() -> MethodTable {
     MethodTable {
         app: APP,
         title: "InfoLog",
         version: env!("CARGO_PKG_VERSION"),
-        structs: &[],
+        structs: STRUCTS,
         methods: vec![
             def(
                 "infolog.boinfolog.search",
@@ -91,14 +156,17 @@ pub fn methods() -> MethodTable {
                 Flags::READ,
                 |ctx, params| Box::pin(read(ctx, params)),
             ),
-            def(
-                "infolog.boinfolog.write",
-                "write",
-                &[&["int", "struct"]],
-                WRITE_HELP,
-                Flags::WRITE,
-                |ctx, params| Box::pin(write(ctx, params)),
-            ),
+            MethodDef {
+                params: WRITE_PARAMS,
+                ..def(
+                    "infolog.boinfolog.write",
+                    "write",
+                    &[&["int", "struct"]],
+                    WRITE_HELP,
+                    Flags::WRITE,
+                    |ctx, params| Box::pin(write(ctx, params)),
+                )
+            },
             def(
                 "infolog.boinfolog.delete",
                 "delete",
