@@ -1,6 +1,6 @@
 //! The addressbook end to end: the real binary, over HTTP, on SQLite and on PostgreSQL.
 //!
-//! Every check is a `fn(&Db)` run twice: against a SQLite file in a temporary directory
+//! Every check is a `fn(&Db)` run twice (see `tests/fixture`): against a SQLite file in a temporary directory
 //! (`sqlite::…`) and against a fresh PostgreSQL schema (`postgres::…`) at
 //! `GROUPWARE_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`), dropped
 //! afterwards. When PostgreSQL is unreachable the PostgreSQL tests print "SKIPPED" and pass,
@@ -10,357 +10,40 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[macro_use]
+mod fixture;
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
-use std::time::Duration;
-
-use common::{assert_fault, encode_call, parse_response};
-use deadpool_postgres::tokio_postgres;
+use common::assert_fault;
+use fixture::{Db, Server, Session, int, text};
 use groupware_api::{Fault, Struct, Value};
 
-const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
-const BIN: &str = env!("CARGO_BIN_EXE_groupware");
-
-// ---------------------------------------------------------------------------------------
-// Fixtures: a database per test, a server on it, sessions
-// ---------------------------------------------------------------------------------------
-
-/// A database for one test: a SQLite file or a PostgreSQL schema, removed afterwards.
-enum Db {
-    Sqlite {
-        url: String,
-        _dir: tempfile::TempDir,
-    },
-    Postgres {
-        url: String,
-        base_url: String,
-        schema: String,
-    },
-}
-
-fn block_on<T>(future: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(future)
-}
-
-async fn admin_client(url: &str) -> Result<tokio_postgres::Client, String> {
-    let mut config: tokio_postgres::Config = url.parse().map_err(|error| format!("{error}"))?;
-    config.connect_timeout(Duration::from_secs(5));
-    let (client, connection) = config
-        .connect(tokio_postgres::NoTls)
-        .await
-        .map_err(|error| format!("{error}"))?;
-    tokio::spawn(connection);
-    Ok(client)
-}
-
-fn postgres_batch(base_url: &str, sql: &str) -> Result<(), String> {
-    block_on(async {
-        let client = admin_client(base_url).await?;
-        client
-            .batch_execute(sql)
-            .await
-            .map_err(|error| error.to_string())
-    })
-}
-
-impl Db {
-    fn sqlite() -> Option<Db> {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("gw.db").display());
-        Some(Db::Sqlite { url, _dir: dir })
-    }
-
-    fn postgres() -> Option<Db> {
-        let base_url = std::env::var("GROUPWARE_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| DEFAULT_POSTGRES_URL.to_owned());
-        let schema = format!(
-            "gw_test_ab_{}",
-            &groupware::crypto::generate_token().unwrap()[..16]
-        );
-        if let Err(error) = postgres_batch(&base_url, &format!("CREATE SCHEMA {schema}")) {
-            if std::env::var("CI").is_ok_and(|value| value == "true") {
-                panic!("PostgreSQL is required when CI=true but is unreachable: {error}");
-            }
-            eprintln!(
-                "\n!!!!!!!! SKIPPED PostgreSQL addressbook test: cannot connect (set \
-                 GROUPWARE_TEST_DATABASE_URL, default {DEFAULT_POSTGRES_URL}): {error} !!!!!!!!\n"
-            );
-            return None;
-        }
-        let separator = if base_url.contains('?') { '&' } else { '?' };
-        let url = format!("{base_url}{separator}schema={schema}");
-        Some(Db::Postgres {
-            url,
-            base_url,
-            schema,
-        })
-    }
-
-    fn url(&self) -> &str {
-        match self {
-            Db::Sqlite { url, .. } | Db::Postgres { url, .. } => url,
-        }
-    }
-
-    /// Creates an account with the CLI, as an administrator would.
-    fn add_user(&self, name: &str, password: &str, apps: &str) {
-        let mut child = Command::new(BIN)
-            .args(["user", "--database", self.url(), "add", name])
-            .args(["--password-stdin", "--apps", apps])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(format!("{password}\n").as_bytes())
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
-        assert!(
-            output.status.success(),
-            "user add {name} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Db::Postgres {
-            base_url, schema, ..
-        } = self
-        {
-            let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
-            let base_url = base_url.clone();
-            // Drop may run while a test unwinds; a thread keeps its runtime separate.
-            let dropped = std::thread::spawn(move || postgres_batch(&base_url, &sql)).join();
-            if !matches!(dropped, Ok(Ok(()))) {
-                eprintln!("could not drop test schema {schema}: {dropped:?}");
-            }
-        }
-    }
-}
-
-/// `groupware serve --demo` on a kernel-chosen port of `db`.
-struct Server {
-    child: Child,
-    url: String,
-    stderr: Arc<Mutex<String>>,
-    client: reqwest::blocking::Client,
-}
-
-impl Server {
-    fn start(db: &Db) -> Server {
-        let mut child = Command::new(BIN)
-            .args([
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-                "--demo",
-                "--database",
-                db.url(),
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let stderr = Arc::new(Mutex::new(String::new()));
-        let mut stderr_pipe = child.stderr.take().unwrap();
-        let sink = Arc::clone(&stderr);
-        std::thread::spawn(move || {
-            let mut buffer = [0u8; 4096];
-            while let Ok(n) = stderr_pipe.read(&mut buffer) {
-                if n == 0 {
-                    break;
-                }
-                let mut text = sink.lock().unwrap_or_else(|p| p.into_inner());
-                if text.len() < 256 * 1024 {
-                    text.push_str(&String::from_utf8_lossy(&buffer[..n]));
-                }
-            }
-        });
-        let stdout = child.stdout.take().unwrap();
-        let (lines_tx, lines_rx) = mpsc::channel::<String>();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                let _ = lines_tx.send(line);
-            }
-        });
-        let url = loop {
-            match lines_rx.recv_timeout(Duration::from_secs(60)) {
-                Ok(line) => {
-                    if let Some(url) = line.strip_prefix("groupware listening on ") {
-                        break url.trim().to_owned();
-                    }
-                }
-                Err(error) => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!(
-                        "the server did not start ({error}); stderr:\n{}",
-                        stderr.lock().unwrap_or_else(|p| p.into_inner())
-                    );
-                }
-            }
-        };
-        let client = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(60))
-            .no_proxy()
-            .build()
-            .unwrap();
-        Server {
-            child,
-            url,
-            stderr,
-            client,
-        }
-    }
-
-    /// Calls `method` with Basic credentials `user:secret` (a session's sessionid:kp3).
-    fn call_as(&self, auth: (&str, &str), method: &str, params: &[Value]) -> Result<Value, Fault> {
-        let response = self
-            .client
-            .post(format!("{}/xmlrpc", self.url))
-            .header("Content-Type", "text/xml")
-            .basic_auth(auth.0, Some(auth.1))
-            .body(encode_call(method, params))
-            .send()
-            .unwrap();
-        let text = response.text().unwrap();
-        parse_response(&text).unwrap_or_else(|error| {
-            panic!(
-                "bad response ({error}): {text}\nserver stderr:\n{}",
-                self.stderr.lock().unwrap_or_else(|p| p.into_inner())
-            )
-        })
-    }
-
-    /// Logs in and returns a session.
-    fn login(&self, username: &str, password: &str) -> Session<'_> {
-        let params = [Value::structure([
-            ("domain", Value::from("default")),
-            ("username", Value::from(username)),
-            ("password", Value::from(password)),
-        ])];
-        let response = self
-            .call_as(("", ""), "system.login", &params)
-            .unwrap_or_else(|fault| panic!("login {username}: {fault}"));
-        let members = response.as_struct().unwrap();
-        Session {
-            server: self,
-            sessionid: members["sessionid"].as_str().unwrap().to_owned(),
-            kp3: members["kp3"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    /// Runs `python3 tests/clients/<script> <url>`; `None` after a loud note when python3 is
-    /// missing (a failure under `CI=true`).
-    fn python(&self, script: &str) -> Option<std::process::Output> {
-        let available = Command::new("python3")
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success());
-        if !available {
-            assert!(
-                !std::env::var("CI").is_ok_and(|value| value == "true"),
-                "python3 is required on CI"
-            );
-            eprintln!("\n!!!!!!!! SKIPPED: python3 not found; {script} was not run !!!!!!!!\n");
-            return None;
-        }
-        let path: PathBuf = [env!("CARGO_MANIFEST_DIR"), "tests", "clients", script]
-            .iter()
-            .collect();
-        Some(
-            Command::new("python3")
-                .arg(path)
-                .arg(&self.url)
-                .env("PYTHONDONTWRITEBYTECODE", "1")
-                .output()
-                .unwrap(),
-        )
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-struct Session<'a> {
-    server: &'a Server,
-    sessionid: String,
-    kp3: String,
-}
-
-impl Session<'_> {
-    fn call(&self, method: &str, params: &[Value]) -> Result<Value, Fault> {
-        self.server
-            .call_as((&self.sessionid, &self.kp3), method, params)
-    }
-
+/// The addressbook's calls on a session.
+trait Addressbook {
     /// Calls `addressbook.boaddressbook.<short>` and expects success.
+    fn ab(&self, short: &str, params: &[Value]) -> Value;
+    fn ab_result(&self, short: &str, params: &[Value]) -> Result<Value, Fault>;
+    fn search(&self, members: &[(&str, Value)]) -> Vec<Struct>;
+    fn create_contact(&self, members: &[(&str, Value)]) -> i64;
+}
+
+impl Addressbook for Session<'_> {
     #[track_caller]
     fn ab(&self, short: &str, params: &[Value]) -> Value {
-        let method = format!("addressbook.boaddressbook.{short}");
-        self.call(&method, params)
-            .unwrap_or_else(|fault| panic!("{method}: {fault}"))
+        self.ok(&format!("addressbook.boaddressbook.{short}"), params)
     }
 
     fn ab_result(&self, short: &str, params: &[Value]) -> Result<Value, Fault> {
         self.call(&format!("addressbook.boaddressbook.{short}"), params)
     }
 
+    #[track_caller]
     fn search(&self, members: &[(&str, Value)]) -> Vec<Struct> {
-        let query = Value::structure(members.iter().cloned());
-        match self.ab("search", &[query]) {
-            Value::Array(items) => items
-                .into_iter()
-                .map(|item| match item {
-                    Value::Struct(members) => members,
-                    other => panic!("a contact must be a struct, got {other:?}"),
-                })
-                .collect(),
-            other => panic!("search must return an array, got {other:?}"),
-        }
+        self.list("addressbook.boaddressbook.search", members)
     }
 
-    fn create(&self, members: &[(&str, Value)]) -> i64 {
-        match self.ab("write", &[Value::structure(members.iter().cloned())]) {
-            Value::Int(id) => id,
-            other => panic!("write must return the new id, got {other:?}"),
-        }
-    }
-}
-
-fn text(record: &Struct, name: &str) -> String {
-    match record.get(name) {
-        Some(Value::String(text)) => text.clone(),
-        other => panic!("member {name} should be a string, got {other:?} in {record:?}"),
-    }
-}
-
-fn int(record: &Struct, name: &str) -> i64 {
-    match record.get(name) {
-        Some(Value::Int(number)) => *number,
-        other => panic!("member {name} should be an int, got {other:?} in {record:?}"),
+    #[track_caller]
+    fn create_contact(&self, members: &[(&str, Value)]) -> i64 {
+        self.create("addressbook.boaddressbook.write", members)
     }
 }
 
@@ -369,32 +52,6 @@ fn families(records: &[Struct]) -> Vec<String> {
         .iter()
         .map(|record| text(record, "n_family"))
         .collect()
-}
-
-/// Runs each named `fn(&Db)` on SQLite and on PostgreSQL.
-macro_rules! on_both_backends {
-    ($($check:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[test]
-                fn $check() {
-                    if let Some(db) = super::Db::sqlite() {
-                        super::$check(&db);
-                    }
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[test]
-                fn $check() {
-                    if let Some(db) = super::Db::postgres() {
-                        super::$check(&db);
-                    }
-                }
-            )*
-        }
-    };
 }
 
 on_both_backends!(
@@ -466,7 +123,7 @@ fn paging_is_a_zero_based_offset_and_page_size(db: &Db) {
     let server = Server::start(db);
     let demo = server.login("demo", "guest");
     for index in 0..7 {
-        demo.create(&[
+        demo.create_contact(&[
             ("n_family", Value::from(format!("Page{index}"))),
             ("org_name", Value::from("Pager Inc")),
         ]);
@@ -513,15 +170,15 @@ fn paging_is_a_zero_based_offset_and_page_size(db: &Db) {
 fn query_searches_every_text_field_and_custom_values(db: &Db) {
     let server = Server::start(db);
     let demo = server.login("demo", "guest");
-    let umlaut = demo.create(&[
+    let umlaut = demo.create_contact(&[
         ("n_family", Value::from("Müller")),
         ("adr_two_locality", Value::from("Zürich")),
     ]);
-    let custom = demo.create(&[
+    let custom = demo.create_contact(&[
         ("n_family", Value::from("Custom")),
         ("freebusy_url", Value::from("https://free.example/Busy")),
     ]);
-    let wildcard = demo.create(&[
+    let wildcard = demo.create_contact(&[
         ("n_family", Value::from("Percent")),
         ("note", Value::from("100%_sure")),
     ]);
@@ -562,14 +219,14 @@ fn query_searches_every_text_field_and_custom_values(db: &Db) {
 fn every_filter_form(db: &Db) {
     let server = Server::start(db);
     let demo = server.login("demo", "guest");
-    let first = demo.create(&[
+    let first = demo.create_contact(&[
         ("n_family", Value::from("Filter")),
         ("n_given", Value::from("A")),
         ("email", Value::from("a@example.org")),
         ("tel_work", Value::from("1")),
         ("cat_id", Value::structure([("0", Value::from("Club"))])),
     ]);
-    let second = demo.create(&[
+    let second = demo.create_contact(&[
         ("n_family", Value::from("Filter")),
         ("n_given", Value::from("B")),
         ("access", Value::from("private")),
@@ -653,7 +310,7 @@ fn strings_round_trip_byte_for_byte(db: &Db) {
         "100% _literal_ \\backslash\\",
     ];
     for sample in samples {
-        let id = demo.create(&[
+        let id = demo.create_contact(&[
             ("n_family", Value::from(sample)),
             ("note", Value::from(sample)),
         ]);
@@ -675,7 +332,7 @@ fn strings_round_trip_byte_for_byte(db: &Db) {
 fn categories_are_created_and_renamed_on_write(db: &Db) {
     let server = Server::start(db);
     let demo = server.login("demo", "guest");
-    let id = demo.create(&[
+    let id = demo.create_contact(&[
         ("n_family", Value::from("Cats")),
         (
             "cat_id",
@@ -747,8 +404,8 @@ fn sharing_needs_grants(db: &Db) {
     let server = Server::start(db);
     let demo = server.login("demo", "guest");
     let bob = server.login("bob", "bob-secret");
-    let public = demo.create(&[("n_family", Value::from("Shared"))]);
-    let private = demo.create(&[
+    let public = demo.create_contact(&[("n_family", Value::from("Shared"))]);
+    let private = demo.create_contact(&[
         ("n_family", Value::from("Secret")),
         ("access", Value::from("private")),
     ]);
@@ -856,7 +513,7 @@ fn delete_leaves_a_tombstone(db: &Db) {
     let server = Server::start(db);
     let demo = server.login("demo", "guest");
     let before = chrono::Utc::now().timestamp() - 1;
-    let id = demo.create(&[("n_family", Value::from("Doomed"))]);
+    let id = demo.create_contact(&[("n_family", Value::from("Doomed"))]);
     assert_eq!(
         demo.ab("delete", &[Value::from(id.to_string())]),
         Value::Bool(true)
@@ -893,7 +550,7 @@ fn delete_leaves_a_tombstone(db: &Db) {
         |id: i64| Value::Array(vec![Value::from(id.to_string())]),
         |id: i64| Value::structure([("id", Value::Int(id))]),
     ] {
-        let id = demo.create(&[("n_family", Value::from("Doomed too"))]);
+        let id = demo.create_contact(&[("n_family", Value::from("Doomed too"))]);
         assert_eq!(demo.ab("delete_entry", &[form(id)]), Value::Bool(true));
     }
     assert!(demo.search(&[("query", Value::from("Doomed"))]).is_empty());
