@@ -13,6 +13,8 @@
 //! sessions of [`session`] and the accounts of [`accounts`], all stored through [`store`].
 //! [`docs`] renders the browsable documentation page from the registry.
 //! [`config`] is the command line; [`admin`] the `user`/`session` commands.
+//! [`metrics`] counts calls for `GET /metrics`; [`tls`] holds the reloadable rustls
+//! configuration.
 
 pub mod accounts;
 pub mod admin;
@@ -24,9 +26,11 @@ pub mod crypto;
 pub mod dispatch;
 pub mod docs;
 pub mod http;
+pub mod metrics;
 pub mod registry;
 pub mod service;
 pub mod session;
 pub mod soap_binding;
 pub mod store;
 pub mod system;
+pub mod tls;

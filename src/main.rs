@@ -10,7 +10,7 @@ use groupware::codec::XmlLimits;
 use groupware::config::{Cli, Command, DatabaseArgs, LogFormat, ServeArgs};
 use groupware::dispatch::Authenticator;
 use groupware::dispatch::Dispatcher;
-use groupware::http::{self, HttpLimits};
+use groupware::http::{self, HttpLimits, Ops};
 use groupware::registry::Registry;
 use groupware::service::Service;
 use tracing_subscriber::EnvFilter;
@@ -34,6 +34,12 @@ fn run() -> anyhow::Result<()> {
     match cli.command {
         None => runtime.block_on(serve(cli.serve)),
         Some(Command::Serve(args)) => runtime.block_on(serve(args)),
+        Some(Command::Config(args)) => {
+            for (name, value) in args.effective() {
+                println!("{name}={value}");
+            }
+            Ok(())
+        }
         Some(Command::Migrate(database)) => runtime.block_on(async {
             init_logging(LogFormat::Text);
             let store = open_store(&database).await?;
@@ -115,20 +121,56 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         limits: XmlLimits::default(),
         jsonp: args.jsonp,
     });
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(
+            groupware::tls::ReloadableTls::load(cert, key).context("setting up TLS")?,
+        )),
+        _ => None,
+    };
+    if let Some(tls) = &tls {
+        spawn_certificate_reload(Arc::clone(tls));
+    }
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let address = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     // Tests and scripts read this line to learn the port when listening on port 0.
-    println!("groupware listening on http://{address}");
-    tracing::info!(%address, database = %describe(&args.database.database), interop = args.enable_interop, "serving XML-RPC on /xmlrpc, JSON-RPC on /jsonrpc, SOAP on /soap, documentation on /");
+    println!("groupware listening on {scheme}://{address}");
+    tracing::info!(%address, database = %describe(&args.database.database), interop = args.enable_interop, "serving XML-RPC on /xmlrpc, JSON-RPC on /jsonrpc, SOAP on /soap, documentation on /, /healthz, /readyz, /metrics");
     let limits = HttpLimits {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
     };
-    http::serve(listener, service, limits, shutdown_signal()).await;
+    let ops = Ops {
+        metrics_token: args.metrics_token.as_deref().map(Arc::from),
+        session_timeouts: (args.session_idle_secs, args.session_max_secs),
+    };
+    http::serve_with(listener, service, limits, ops, tls, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Reloads the certificate and key on every `SIGHUP`; a failed reload keeps the old pair.
+fn spawn_certificate_reload(tls: Arc<groupware::tls::ReloadableTls>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: certificates will not be reloaded");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            match tls.reload() {
+                Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                Err(error) => {
+                    tracing::error!(%error, "SIGHUP: TLS certificate not reloaded, keeping the old one");
+                }
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    drop(tls);
 }
 
 /// Deletes expired sessions and old login failures every ten minutes. Correctness does
