@@ -251,6 +251,7 @@ impl ServeArgs {
                 "GROUPWARE_METRICS_TOKEN",
                 self.metrics_token
                     .as_ref()
+                    .filter(|token| !token.is_empty())
                     .map_or_else(String::new, |_| MASK.to_owned()),
             ),
         ]

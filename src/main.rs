@@ -143,7 +143,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
     };
     let ops = Ops {
-        metrics_token: args.metrics_token.as_deref().map(Arc::from),
+        metrics_token: args
+            .metrics_token
+            .as_deref()
+            .filter(|token| !token.is_empty())
+            .map(Arc::from),
         session_timeouts: (args.session_idle_secs, args.session_max_secs),
     };
     http::serve_with(listener, service, limits, ops, tls, shutdown_signal()).await;
