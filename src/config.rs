@@ -27,6 +27,26 @@ pub enum Command {
     Config(ServeArgs),
     /// Apply pending database migrations and exit (the server also does this at start).
     Migrate(DatabaseArgs),
+    /// Write a user's own contacts to standard output as vCard 4.0.
+    Export {
+        #[command(flatten)]
+        database: GlobalDatabaseArgs,
+        /// Whose contacts.
+        #[arg(long)]
+        user: String,
+    },
+    /// Read vCards (3.0 or 4.0) from standard input (or --file) into a user's addressbook
+    /// as new contacts.
+    Import {
+        #[command(flatten)]
+        database: GlobalDatabaseArgs,
+        /// Whose addressbook.
+        #[arg(long)]
+        user: String,
+        /// Read this file instead of standard input.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
     /// Manage user accounts.
     User {
         #[command(flatten)]

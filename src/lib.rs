@@ -13,6 +13,7 @@
 //! sessions of [`session`] and the accounts of [`accounts`], all stored through [`store`].
 //! [`docs`] renders the browsable documentation page from the registry.
 //! [`config`] is the command line; [`admin`] the `user`/`session` commands.
+//! [`transfer`] exports and imports contacts as vCard.
 //! [`metrics`] counts calls for `GET /metrics`; [`tls`] holds the reloadable rustls
 //! configuration.
 
@@ -34,3 +35,4 @@ pub mod soap_binding;
 pub mod store;
 pub mod system;
 pub mod tls;
+pub mod transfer;

@@ -47,6 +47,30 @@ fn run() -> anyhow::Result<()> {
             drop(store);
             Ok(())
         }),
+        Some(Command::Export { database, user }) => runtime.block_on(async {
+            init_logging(LogFormat::Text);
+            let store = open_store(&database.into()).await?;
+            let (text, count) = groupware::transfer::export_contacts(&store, &user).await?;
+            print!("{text}");
+            eprintln!("exported {count} contact(s) of '{user}'");
+            Ok(())
+        }),
+        Some(Command::Import {
+            database,
+            user,
+            file,
+        }) => runtime.block_on(async {
+            init_logging(LogFormat::Text);
+            let text = match &file {
+                Some(path) => std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?,
+                None => std::io::read_to_string(std::io::stdin()).context("reading stdin")?,
+            };
+            let store = open_store(&database.into()).await?;
+            let count = groupware::transfer::import_contacts(&store, &user, &text).await?;
+            println!("imported {count} contact(s) into '{user}'");
+            Ok(())
+        }),
         Some(Command::User { database, command }) => runtime.block_on(async {
             init_logging(LogFormat::Text);
             let store = open_store(&database.into()).await?;
