@@ -108,13 +108,17 @@ pub async fn serve_with(
                         body,
                     )
                     .await;
-                    tracing::info!(
-                        http_method = %http_method,
-                        path = %path.as_str().chars().take(100).collect::<String>(),
-                        status = response.status,
-                        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
-                        "request"
-                    );
+                    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+                    let shown_path: String = path.as_str().chars().take(100).collect();
+                    if matches!(path.as_str(), "/healthz" | "/readyz" | "/metrics")
+                        && response.status == 200
+                    {
+                        // Probes and scrapes come every few seconds: keep them out of
+                        // the info log unless they fail.
+                        tracing::debug!(http_method = %http_method, path = %shown_path, status = response.status, duration_ms, "request");
+                    } else {
+                        tracing::info!(http_method = %http_method, path = %shown_path, status = response.status, duration_ms, "request");
+                    }
                     Ok::<_, Infallible>(into_http(response, &id))
                 }
                 .instrument(span)

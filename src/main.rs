@@ -151,9 +151,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         )),
         _ => None,
     };
-    if let Some(tls) = &tls {
-        spawn_certificate_reload(Arc::clone(tls));
-    }
+    spawn_certificate_reload(tls.clone());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
@@ -180,7 +178,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// Reloads the certificate and key on every `SIGHUP`; a failed reload keeps the old pair.
-fn spawn_certificate_reload(tls: Arc<groupware::tls::ReloadableTls>) {
+/// Without TLS the signal is only logged: it must not end the process (`systemctl reload`).
+fn spawn_certificate_reload(tls: Option<Arc<groupware::tls::ReloadableTls>>) {
     #[cfg(unix)]
     tokio::spawn(async move {
         use tokio::signal::unix::{SignalKind, signal};
@@ -189,6 +188,10 @@ fn spawn_certificate_reload(tls: Arc<groupware::tls::ReloadableTls>) {
             return;
         };
         while hangups.recv().await.is_some() {
+            let Some(tls) = &tls else {
+                tracing::info!("SIGHUP: no TLS certificate to reload");
+                continue;
+            };
             match tls.reload() {
                 Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
                 Err(error) => {

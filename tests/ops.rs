@@ -84,6 +84,24 @@ fn health_ready_and_metrics() {
 }
 
 #[test]
+fn sighup_without_tls_does_not_stop_the_server() {
+    let mut server = Server::start(&[]);
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .expect("kill -HUP");
+    assert!(status.success());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !server.stderr().contains("no TLS certificate to reload") {
+        assert!(Instant::now() < deadline, "{}", server.stderr());
+        thread::sleep(Duration::from_millis(50));
+    }
+    server.assert_alive();
+    let (status, _, _) = server.get("/healthz");
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[test]
 fn metrics_token_protects_only_metrics() {
     let server = Server::start(&["--metrics-token", "scrape-me-0123"]);
     let (status, _, _) = server.get("/metrics");

@@ -69,7 +69,18 @@ fn start_tls(dir: &Path) -> Server {
     let database = format!("sqlite://{}", dir.join("gw.db").display());
     let cert = dir.join("cert.pem").display().to_string();
     let key = dir.join("key.pem").display().to_string();
-    let (server, _) = Server::launch(&database, &["--tls-cert", &cert, "--tls-key", &key], &[]);
+    let (server, _) = Server::launch(
+        &database,
+        &[
+            "--demo",
+            "--session-pin-ip",
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+        ],
+        &[],
+    );
     assert!(server.url().starts_with("https://"), "{}", server.url());
     server
 }
@@ -85,6 +96,50 @@ fn serves_xmlrpc_over_https() {
         panic!("not an array: {methods:?}")
     };
     assert!(names.contains(&Value::from("system.listMethods")));
+
+    // A session over TLS: the login's client address reaches the throttle and the
+    // --session-pin-ip check through our own accept loop.
+    let client = client_trusting(&ca);
+    let login = client
+        .post(format!("{}/xmlrpc", server.url()))
+        .header("Content-Type", "text/xml")
+        .body(encode_call(
+            "system.login",
+            &[Value::Struct(
+                [
+                    ("username".to_owned(), Value::from("demo")),
+                    ("password".to_owned(), Value::from("guest")),
+                ]
+                .into_iter()
+                .collect(),
+            )],
+        ))
+        .send()
+        .and_then(reqwest::blocking::Response::text)
+        .expect("login over TLS");
+    let Ok(Ok(Value::Struct(tokens))) = parse_response(&login) else {
+        panic!("{login}")
+    };
+    let (Some(Value::String(sessionid)), Some(Value::String(kp3))) =
+        (tokens.get("sessionid"), tokens.get("kp3"))
+    else {
+        panic!("{login}")
+    };
+    let apps = client
+        .post(format!("{}/xmlrpc", server.url()))
+        .header("Content-Type", "text/xml")
+        .basic_auth(sessionid, Some(kp3))
+        .body(encode_call("system.listApps", &[]))
+        .send()
+        .and_then(reqwest::blocking::Response::text)
+        .expect("call over TLS");
+    assert!(matches!(parse_response(&apps), Ok(Ok(_))), "{apps}");
+    let database = format!("sqlite://{}", dir.path().join("gw.db").display());
+    let sessions = common::cli_ok(&["session", "list"], &database, None);
+    assert!(
+        sessions.contains("127.0.0.1"),
+        "login address recorded: {sessions}"
+    );
 
     // Plain HTTP on the TLS port gets no answer, and the server keeps serving.
     let plain = server.url().replacen("https://", "http://", 1);
