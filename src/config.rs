@@ -1,6 +1,7 @@
 //! The command line: every flag also an environment variable, all documented in `--help`.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use clap::builder::BoolishValueParser;
 use clap::{ArgAction, Parser, Subcommand, ValueEnum};
@@ -21,8 +22,31 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (the default when no command is given).
     Serve(ServeArgs),
+    /// Print the effective server configuration (flags, environment, defaults) with
+    /// secrets masked, and exit.
+    Config(ServeArgs),
     /// Apply pending database migrations and exit (the server also does this at start).
     Migrate(DatabaseArgs),
+    /// Write a user's own contacts to standard output as vCard 4.0.
+    Export {
+        #[command(flatten)]
+        database: GlobalDatabaseArgs,
+        /// Whose contacts.
+        #[arg(long)]
+        user: String,
+    },
+    /// Read vCards (3.0 or 4.0) from standard input (or --file) into a user's addressbook
+    /// as new contacts.
+    Import {
+        #[command(flatten)]
+        database: GlobalDatabaseArgs,
+        /// Whose addressbook.
+        #[arg(long)]
+        user: String,
+        /// Read this file instead of standard input.
+        #[arg(long)]
+        file: Option<PathBuf>,
+    },
     /// Manage user accounts.
     User {
         #[command(flatten)]
@@ -184,4 +208,130 @@ pub struct ServeArgs {
     /// Log format. The level comes from `RUST_LOG` (default `info`).
     #[arg(long, env = "GROUPWARE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Serve HTTPS with this PEM certificate chain (leaf first); needs --tls-key.
+    /// `SIGHUP` reloads both files.
+    #[arg(long, env = "GROUPWARE_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The PEM private key (PKCS#8, PKCS#1 or SEC1) for --tls-cert.
+    #[arg(long, env = "GROUPWARE_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Require `Authorization: Bearer TOKEN` on `GET /metrics` (default: open, like
+    /// `/healthz` and `/readyz`).
+    #[arg(long, env = "GROUPWARE_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
+}
+
+impl ServeArgs {
+    /// Every setting as `(environment variable, value)`, secrets masked: the database
+    /// URL's password and the metrics token. What `groupware config` prints.
+    pub fn effective(&self) -> Vec<(&'static str, String)> {
+        let path = |value: &Option<PathBuf>| {
+            value
+                .as_ref()
+                .map_or_else(String::new, |path| path.display().to_string())
+        };
+        let log_format = match self.log_format {
+            LogFormat::Text => "text",
+            LogFormat::Json => "json",
+        };
+        vec![
+            ("GROUPWARE_LISTEN", self.listen.to_string()),
+            (
+                "GROUPWARE_DATABASE_URL",
+                mask_url_password(&self.database.database),
+            ),
+            ("GROUPWARE_DEMO", self.demo.to_string()),
+            (
+                "GROUPWARE_SESSION_IDLE_SECS",
+                self.session_idle_secs.to_string(),
+            ),
+            (
+                "GROUPWARE_SESSION_MAX_SECS",
+                self.session_max_secs.to_string(),
+            ),
+            ("GROUPWARE_SESSION_PIN_IP", self.session_pin_ip.to_string()),
+            (
+                "GROUPWARE_SESSION_CACHE_SECS",
+                self.session_cache_secs.to_string(),
+            ),
+            ("GROUPWARE_MAX_BODY_BYTES", self.max_body_bytes.to_string()),
+            (
+                "GROUPWARE_REQUEST_TIMEOUT_SECS",
+                self.request_timeout_secs.to_string(),
+            ),
+            ("GROUPWARE_ENABLE_INTEROP", self.enable_interop.to_string()),
+            ("GROUPWARE_JSONP", self.jsonp.to_string()),
+            ("GROUPWARE_LOG_FORMAT", log_format.to_owned()),
+            ("GROUPWARE_TLS_CERT", path(&self.tls_cert)),
+            ("GROUPWARE_TLS_KEY", path(&self.tls_key)),
+            (
+                "GROUPWARE_METRICS_TOKEN",
+                self.metrics_token
+                    .as_ref()
+                    .filter(|token| !token.is_empty())
+                    .map_or_else(String::new, |_| MASK.to_owned()),
+            ),
+        ]
+    }
+}
+
+/// What stands in for a secret in printed configuration.
+pub const MASK: &str = "********";
+
+/// `scheme://user:secret@host…` with the secret replaced by [`MASK`]; a `password=`
+/// query parameter is masked too. Other URLs come back unchanged.
+pub fn mask_url_password(url: &str) -> String {
+    let masked = match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(authority_end);
+            match authority.rsplit_once('@') {
+                Some((userinfo, host)) => match userinfo.split_once(':') {
+                    Some((user, _)) => format!("{scheme}://{user}:{MASK}@{host}{tail}"),
+                    None => url.to_owned(),
+                },
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    };
+    match masked.split_once('?') {
+        Some((base, query)) => {
+            let pairs: Vec<String> = query
+                .split('&')
+                .map(|pair| match pair.split_once('=') {
+                    Some((key, _)) if key.eq_ignore_ascii_case("password") => {
+                        format!("{key}={MASK}")
+                    }
+                    _ => pair.to_owned(),
+                })
+                .collect();
+            format!("{base}?{}", pairs.join("&"))
+        }
+        None => masked,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_database_passwords() {
+        assert_eq!(
+            mask_url_password("postgres://gw:s3cr%40t@db:5432/gw?schema=a"),
+            "postgres://gw:********@db:5432/gw?schema=a"
+        );
+        assert_eq!(
+            mask_url_password("postgres://gw@db/gw?password=x&sslmode=disable"),
+            "postgres://gw@db/gw?password=********&sslmode=disable"
+        );
+        assert_eq!(
+            mask_url_password("sqlite://data/groupware.db"),
+            "sqlite://data/groupware.db"
+        );
+    }
 }

@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
 
 use groupware_api::store::{BoxFuture, Store};
 use groupware_api::{Account, Ctx, Error, Fault, Params, RequestInfo, Struct, Value};
@@ -13,6 +14,7 @@ use tokio::sync::OnceCell;
 
 use crate::codec::Call;
 use crate::credentials::Credentials;
+use crate::metrics::{self, Metrics, Protocol};
 use crate::registry::{Builtin, Entry, Registry, Target};
 use crate::system;
 
@@ -47,6 +49,8 @@ pub trait Authenticator: Send + Sync + 'static {
 pub struct Request {
     pub credentials: Credentials,
     pub info: RequestInfo,
+    /// The protocol the request came in over (metrics and logs); XML-RPC unless set.
+    pub protocol: Protocol,
     account: OnceCell<Option<Arc<Account>>>,
     logins: AtomicU32,
 }
@@ -56,9 +60,25 @@ impl Request {
         Request {
             credentials,
             info,
+            protocol: Protocol::XmlRpc,
             account: OnceCell::new(),
             logins: AtomicU32::new(0),
         }
+    }
+
+    /// The same request, marked as having come in over `protocol`.
+    #[must_use]
+    pub fn over(mut self, protocol: Protocol) -> Self {
+        self.protocol = protocol;
+        self
+    }
+
+    /// The username of the authenticated caller, once dispatch has authenticated it.
+    pub fn username(&self) -> Option<&str> {
+        self.account
+            .get()
+            .and_then(Option::as_ref)
+            .map(|account| account.username.as_str())
     }
 
     /// Counts a `system.login` attempt; true if this is the first of the request.
@@ -95,6 +115,8 @@ pub struct Dispatcher {
     pub registry: Registry,
     pub store: Option<Store>,
     pub auth: Option<Arc<dyn Authenticator>>,
+    /// Call counts, faults and latencies for `GET /metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Dispatcher {
@@ -107,11 +129,44 @@ impl Dispatcher {
             registry,
             store,
             auth,
+            metrics: Arc::new(Metrics::new()),
         }
     }
 
-    /// Runs one decoded call.
+    /// Runs one decoded call, then logs it (one line: protocol, method, user, duration,
+    /// fault code; never parameters) and counts it in the metrics. This is the one place
+    /// calls are recorded.
     pub async fn dispatch(&self, call: Call, request: &Request) -> Reply {
+        let started = Instant::now();
+        let label = self.method_label(&call.method);
+        let reply = self.dispatch_unrecorded(call, request).await;
+        let elapsed = started.elapsed();
+        let fault = reply.result.as_ref().err().map(|fault| fault.code);
+        tracing::info!(
+            protocol = request.protocol.as_str(),
+            method = label,
+            user = request.username(),
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            fault,
+            "call"
+        );
+        self.metrics
+            .record_call(request.protocol, label, elapsed, fault);
+        if fault.is_some() && matches!(label, "system.login") {
+            self.metrics.record_login_failure();
+        }
+        reply
+    }
+
+    /// The method's name as metrics and logs show it: a registry name, or
+    /// [`metrics::UNKNOWN_METHOD`] so unknown names cannot grow the label set.
+    pub fn method_label<'a>(&'a self, method: &str) -> &'a str {
+        self.registry
+            .get(method)
+            .map_or(metrics::UNKNOWN_METHOD, |entry| entry.name.as_str())
+    }
+
+    async fn dispatch_unrecorded(&self, call: Call, request: &Request) -> Reply {
         match self.run(&call.method, call.params, request, false).await {
             Ok(value) => Reply {
                 result: Ok(value),

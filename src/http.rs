@@ -7,16 +7,19 @@
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use groupware_api::RequestInfo;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tracing::Instrument as _;
 use warp::Filter;
 use warp::http::{HeaderMap, Method, Response as HttpResponse, StatusCode, header};
 
 use crate::credentials::parse_authorization;
 use crate::service::{Response, Service, json_content_type_allowed, xml_content_type_allowed};
+use crate::tls::{HANDSHAKE_TIMEOUT, ReloadableTls};
 
 /// Transport settings.
 #[derive(Debug, Clone, Copy)]
@@ -25,11 +28,50 @@ pub struct HttpLimits {
     pub request_timeout: Duration,
 }
 
-/// Serves until `shutdown` resolves, then finishes in-flight requests.
+/// Settings of the operations endpoints (`/healthz`, `/readyz`, `/metrics`).
+#[derive(Debug, Clone)]
+pub struct Ops {
+    /// When set, `/metrics` answers only `Authorization: Bearer <token>`.
+    pub metrics_token: Option<Arc<str>>,
+    /// Session idle and absolute timeouts in seconds, for counting live sessions.
+    pub session_timeouts: (u64, u64),
+}
+
+impl Default for Ops {
+    /// No metrics token; the default session timeouts (4 hours idle, 24 hours in all).
+    fn default() -> Self {
+        Ops {
+            metrics_token: None,
+            session_timeouts: (4 * 3600, 24 * 3600),
+        }
+    }
+}
+
+/// The peer address of a connection this module accepted itself (TLS), handed to the
+/// filter as a request extension; warp sets its own only for connections it accepts.
+#[derive(Debug, Clone, Copy)]
+struct PeerAddr(SocketAddr);
+
+/// Serves plain HTTP until `shutdown` resolves, then finishes in-flight requests, with the
+/// operations endpoints open.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     service: Arc<Service>,
     limits: HttpLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    serve_with(listener, service, limits, Ops::default(), None, shutdown).await;
+}
+
+/// Serves until `shutdown` resolves, then finishes in-flight requests. With `tls`, every
+/// connection is TLS (handshake bounded by [`HANDSHAKE_TIMEOUT`]) using the configuration
+/// current when it was accepted.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    service: Arc<Service>,
+    limits: HttpLimits,
+    ops: Ops,
+    tls: Option<Arc<ReloadableTls>>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let routes = warp::method()
@@ -37,6 +79,7 @@ pub async fn serve(
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
         .and(warp::header::headers_cloned())
         .and(warp::addr::remote())
+        .and(warp::ext::optional::<PeerAddr>())
         .and(warp::body::stream())
         .and_then(
             move |method: Method,
@@ -44,29 +87,105 @@ pub async fn serve(
                   query: String,
                   headers: HeaderMap,
                   remote: Option<SocketAddr>,
+                  peer: Option<PeerAddr>,
                   body| {
                 let service = Arc::clone(&service);
+                let ops = ops.clone();
+                let id = request_id();
+                let span = tracing::info_span!("request", id = %id);
                 async move {
+                    let started = Instant::now();
+                    let http_method = method.clone();
                     let response = handle(
                         &service,
                         limits,
+                        &ops,
                         method,
                         path.as_str(),
                         &query,
                         &headers,
-                        remote,
+                        remote.or(peer.map(|peer| peer.0)),
                         body,
                     )
                     .await;
-                    Ok::<_, Infallible>(into_http(response))
+                    let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
+                    let shown_path: String = path.as_str().chars().take(100).collect();
+                    if matches!(path.as_str(), "/healthz" | "/readyz" | "/metrics")
+                        && response.status == 200
+                    {
+                        // Probes and scrapes come every few seconds: keep them out of
+                        // the info log unless they fail.
+                        tracing::debug!(http_method = %http_method, path = %shown_path, status = response.status, duration_ms, "request");
+                    } else {
+                        tracing::info!(http_method = %http_method, path = %shown_path, status = response.status, duration_ms, "request");
+                    }
+                    Ok::<_, Infallible>(into_http(response, &id))
                 }
+                .instrument(span)
             },
         );
-    warp::serve(routes)
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+    let Some(tls) = tls else {
+        warp::serve(routes)
+            .incoming(listener)
+            .graceful(shutdown)
+            .run()
+            .await;
+        return;
+    };
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(error) => {
+                    // Out of file descriptors and the like: pause instead of spinning.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let config = tls.current();
+        let filtered = warp::service(routes.clone());
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let acceptor = tokio_rustls::TlsAcceptor::from(config);
+            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(stream)) => stream,
+                Ok(Err(error)) => {
+                    tracing::debug!(%peer, %error, "TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!(%peer, "TLS handshake timed out");
+                    return;
+                }
+            };
+            let hyper_service = hyper::service::service_fn(
+                move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(PeerAddr(peer));
+                    let mut filtered = filtered.clone();
+                    tower_service::Service::call(&mut filtered, request)
+                },
+            );
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let connection =
+                builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
+            if let Err(error) = watcher.watch(connection).await {
+                tracing::debug!(%peer, %error, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// A short random id that ties a request's log lines together (and is sent back as
+/// `X-Request-Id`).
+fn request_id() -> String {
+    format!("{:016x}", rand::random::<u64>())
 }
 
 /// Routes one request.
@@ -74,6 +193,7 @@ pub async fn serve(
 async fn handle<S, B>(
     service: &Service,
     limits: HttpLimits,
+    ops: &Ops,
     method: Method,
     path: &str,
     query: &str,
@@ -85,6 +205,27 @@ where
     S: Stream<Item = Result<B, warp::Error>>,
     B: Buf,
 {
+    match path {
+        "/healthz" | "/readyz" | "/metrics" if method != Method::GET => {
+            let mut response = Response::plain(405, "Method not allowed: use GET.\n");
+            response.allow = Some("GET");
+            return response;
+        }
+        "/healthz" => return service.health(),
+        "/readyz" => return service.ready().await,
+        "/metrics" => {
+            if let Some(token) = &ops.metrics_token
+                && !bearer_matches(headers, token)
+            {
+                return Response::plain(
+                    401,
+                    "/metrics needs Authorization: Bearer with the metrics token.\n",
+                );
+            }
+            return service.metrics(ops.session_timeouts).await;
+        }
+        _ => {}
+    }
     let endpoint = match path {
         "/xmlrpc" | "/xmlrpc.php" | "/xmlrpc/" => Endpoint::XmlRpc,
         "/jsonrpc" | "/jsonrpc/" => Endpoint::JsonRpc,
@@ -266,11 +407,25 @@ where
     Ok(buffer.freeze())
 }
 
-fn into_http(response: Response) -> HttpResponse<Bytes> {
+/// Whether the request carries `Authorization: Bearer <token>` (compared in constant time).
+fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
+    headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .filter_map(|value| {
+            let (scheme, rest) = value.trim().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then_some(rest.trim())
+        })
+        .any(|offered| crate::crypto::ct_eq(offered, token))
+}
+
+fn into_http(response: Response, request_id: &str) -> HttpResponse<Bytes> {
     let length = response.body.len();
     let mut builder = HttpResponse::builder()
         .status(StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR))
-        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+        .header(header::X_CONTENT_TYPE_OPTIONS, "nosniff")
+        .header("x-request-id", request_id);
     if response.status != 204 {
         builder = builder
             .header(header::CONTENT_TYPE, response.content_type)
@@ -286,6 +441,7 @@ fn into_http(response: Response) -> HttpResponse<Bytes> {
     if response.challenge {
         builder = builder.header(header::WWW_AUTHENTICATE, "Basic realm=\"groupware\"");
     }
+
     if let Some(allow) = response.allow {
         builder = builder.header(header::ALLOW, allow);
     }

@@ -13,6 +13,9 @@
 //! sessions of [`session`] and the accounts of [`accounts`], all stored through [`store`].
 //! [`docs`] renders the browsable documentation page from the registry.
 //! [`config`] is the command line; [`admin`] the `user`/`session` commands.
+//! [`transfer`] exports and imports contacts as vCard.
+//! [`metrics`] counts calls for `GET /metrics`; [`tls`] holds the reloadable rustls
+//! configuration.
 
 pub mod accounts;
 pub mod admin;
@@ -24,9 +27,12 @@ pub mod crypto;
 pub mod dispatch;
 pub mod docs;
 pub mod http;
+pub mod metrics;
 pub mod registry;
 pub mod service;
 pub mod session;
 pub mod soap_binding;
 pub mod store;
 pub mod system;
+pub mod tls;
+pub mod transfer;

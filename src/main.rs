@@ -10,7 +10,7 @@ use groupware::codec::XmlLimits;
 use groupware::config::{Cli, Command, DatabaseArgs, LogFormat, ServeArgs};
 use groupware::dispatch::Authenticator;
 use groupware::dispatch::Dispatcher;
-use groupware::http::{self, HttpLimits};
+use groupware::http::{self, HttpLimits, Ops};
 use groupware::registry::Registry;
 use groupware::service::Service;
 use tracing_subscriber::EnvFilter;
@@ -34,11 +34,41 @@ fn run() -> anyhow::Result<()> {
     match cli.command {
         None => runtime.block_on(serve(cli.serve)),
         Some(Command::Serve(args)) => runtime.block_on(serve(args)),
+        Some(Command::Config(args)) => {
+            for (name, value) in args.effective() {
+                println!("{name}={value}");
+            }
+            Ok(())
+        }
         Some(Command::Migrate(database)) => runtime.block_on(async {
             init_logging(LogFormat::Text);
             let store = open_store(&database).await?;
             println!("database is up to date at {}", describe(&database.database));
             drop(store);
+            Ok(())
+        }),
+        Some(Command::Export { database, user }) => runtime.block_on(async {
+            init_logging(LogFormat::Text);
+            let store = open_store(&database.into()).await?;
+            let (text, count) = groupware::transfer::export_contacts(&store, &user).await?;
+            print!("{text}");
+            eprintln!("exported {count} contact(s) of '{user}'");
+            Ok(())
+        }),
+        Some(Command::Import {
+            database,
+            user,
+            file,
+        }) => runtime.block_on(async {
+            init_logging(LogFormat::Text);
+            let text = match &file {
+                Some(path) => std::fs::read_to_string(path)
+                    .with_context(|| format!("reading {}", path.display()))?,
+                None => std::io::read_to_string(std::io::stdin()).context("reading stdin")?,
+            };
+            let store = open_store(&database.into()).await?;
+            let count = groupware::transfer::import_contacts(&store, &user, &text).await?;
+            println!("imported {count} contact(s) into '{user}'");
             Ok(())
         }),
         Some(Command::User { database, command }) => runtime.block_on(async {
@@ -117,20 +147,63 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         limits: XmlLimits::default(),
         jsonp: args.jsonp,
     });
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(Arc::new(
+            groupware::tls::ReloadableTls::load(cert, key).context("setting up TLS")?,
+        )),
+        _ => None,
+    };
+    spawn_certificate_reload(tls.clone());
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("binding {}", args.listen))?;
     let address = listener.local_addr()?;
+    let scheme = if tls.is_some() { "https" } else { "http" };
     // Tests and scripts read this line to learn the port when listening on port 0.
-    println!("groupware listening on http://{address}");
-    tracing::info!(%address, database = %describe(&args.database.database), interop = args.enable_interop, "serving XML-RPC on /xmlrpc, JSON-RPC on /jsonrpc, SOAP on /soap, documentation on /");
+    println!("groupware listening on {scheme}://{address}");
+    tracing::info!(%address, database = %describe(&args.database.database), interop = args.enable_interop, "serving XML-RPC on /xmlrpc, JSON-RPC on /jsonrpc, SOAP on /soap, documentation on /, /healthz, /readyz, /metrics");
     let limits = HttpLimits {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
     };
-    http::serve(listener, service, limits, shutdown_signal()).await;
+    let ops = Ops {
+        metrics_token: args
+            .metrics_token
+            .as_deref()
+            .filter(|token| !token.is_empty())
+            .map(Arc::from),
+        session_timeouts: (args.session_idle_secs, args.session_max_secs),
+    };
+    http::serve_with(listener, service, limits, ops, tls, shutdown_signal()).await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Reloads the certificate and key on every `SIGHUP`; a failed reload keeps the old pair.
+/// Without TLS the signal is only logged: it must not end the process (`systemctl reload`).
+fn spawn_certificate_reload(tls: Option<Arc<groupware::tls::ReloadableTls>>) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("cannot listen for SIGHUP: certificates will not be reloaded");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            let Some(tls) = &tls else {
+                tracing::info!("SIGHUP: no TLS certificate to reload");
+                continue;
+            };
+            match tls.reload() {
+                Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                Err(error) => {
+                    tracing::error!(%error, "SIGHUP: TLS certificate not reloaded, keeping the old one");
+                }
+            }
+        }
+    });
+    #[cfg(not(unix))]
+    drop(tls);
 }
 
 /// Deletes expired sessions and old login failures every ten minutes. Correctness does

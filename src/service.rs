@@ -9,6 +9,7 @@ use crate::codec::soap::{self, SoapFault, wsdl};
 use crate::codec::{Call, XmlLimits, xmlrpc};
 use crate::credentials::Credentials;
 use crate::dispatch::{Dispatcher, Request};
+use crate::metrics::{self, Gauges, PoolUse, Protocol};
 use crate::soap_binding;
 
 mod jsonrpc;
@@ -98,6 +99,7 @@ impl Service {
             Ok(call) => call,
             Err(fault) => {
                 tracing::info!(code = fault.code, "refused request: {}", fault.message);
+                self.record_undecoded(Protocol::XmlRpc, fault.code);
                 return xml_reply(200, xmlrpc::encode_fault(&fault), false);
             }
         };
@@ -150,6 +152,7 @@ impl Service {
                     "refused SOAP request: {}",
                     fault.fault.message
                 );
+                self.record_undecoded(Protocol::Soap, fault.fault.code);
                 return soap_fault_reply(&fault);
             }
         };
@@ -157,6 +160,18 @@ impl Service {
         let registry = &self.dispatcher.registry;
         let Some(entry) = soap_binding::resolve(registry, &call.method, &call.namespace) else {
             let fault = Fault::from(groupware_api::Error::UnknownMethod(call.method.clone()));
+            tracing::info!(
+                protocol = "soap",
+                method = metrics::UNKNOWN_METHOD,
+                fault = fault.code,
+                "call"
+            );
+            self.dispatcher.metrics.record_call(
+                Protocol::Soap,
+                metrics::UNKNOWN_METHOD,
+                std::time::Duration::ZERO,
+                Some(fault.code),
+            );
             return soap_fault_reply(&SoapFault::from_fault(version, fault));
         };
         // A session header block stands in for Basic auth (never overrides it).
@@ -168,7 +183,7 @@ impl Service {
         let member_order = soap_binding::result_members(registry, entry);
         let method = entry.name.clone();
         let params = soap_binding::arrange(entry, std::mem::take(&mut call.params));
-        let request = Request::new(credentials, info);
+        let request = Request::new(credentials, info).over(Protocol::Soap);
         let reply = self
             .dispatcher
             .dispatch(Call { method, params }, &request)
@@ -227,6 +242,94 @@ impl Service {
             wsdl::Binding::DocumentLiteral
         };
         xml_reply(200, wsdl::render(&description, binding), false)
+    }
+}
+
+/// How long `GET /readyz` waits for the database.
+pub const READY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How long a counted number of sessions is shown before it is counted again.
+const SESSION_COUNT_MAX_AGE_SECS: i64 = 15;
+
+impl Service {
+    /// Counts a request refused before its method name was read.
+    pub(crate) fn record_undecoded(&self, protocol: Protocol, code: i32) {
+        self.dispatcher.metrics.record_call(
+            protocol,
+            metrics::UNDECODED,
+            std::time::Duration::ZERO,
+            Some(code),
+        );
+    }
+
+    /// `GET /healthz`: the process is up and serving.
+    pub fn health(&self) -> Response {
+        Response::plain(200, "ok\n")
+    }
+
+    /// `GET /readyz`: 200 when the database answers `SELECT 1` within [`READY_TIMEOUT`],
+    /// 503 otherwise.
+    pub async fn ready(&self) -> Response {
+        let Some(store) = &self.dispatcher.store else {
+            return Response::plain(200, "ready (no database)\n");
+        };
+        match tokio::time::timeout(READY_TIMEOUT, store.query("SELECT 1 AS one", Vec::new())).await
+        {
+            Ok(Ok(_)) => Response::plain(200, "ready\n"),
+            Ok(Err(error)) => {
+                tracing::warn!(
+                    detail = error.log_detail().unwrap_or(""),
+                    "readiness check: database unavailable"
+                );
+                Response::plain(503, "not ready: the database is unavailable\n")
+            }
+            Err(_) => {
+                tracing::warn!("readiness check: database did not answer in time");
+                Response::plain(503, "not ready: the database did not answer in time\n")
+            }
+        }
+    }
+
+    /// `GET /metrics` in the Prometheus text format. The session count is taken at most
+    /// every 15 seconds; `session_timeouts` are the idle and absolute timeouts in seconds.
+    pub async fn metrics(&self, session_timeouts: (u64, u64)) -> Response {
+        let metrics = &self.dispatcher.metrics;
+        let mut gauges = Gauges::default();
+        if let Some(store) = &self.dispatcher.store {
+            let now = chrono::Utc::now().timestamp();
+            gauges.active_sessions = match metrics.cached_sessions(now, SESSION_COUNT_MAX_AGE_SECS)
+            {
+                Some(count) => Some(count),
+                None => {
+                    let idle = i64::try_from(session_timeouts.0).unwrap_or(i64::MAX);
+                    let max = i64::try_from(session_timeouts.1).unwrap_or(i64::MAX);
+                    let counted = tokio::time::timeout(
+                        READY_TIMEOUT,
+                        crate::session::count_active(store, idle, max, now),
+                    )
+                    .await;
+                    match counted {
+                        Ok(Ok(count)) => {
+                            metrics.store_sessions(now, count);
+                            Some(count)
+                        }
+                        _ => None,
+                    }
+                }
+            };
+            gauges.pool = store.pool_status().map(|status| PoolUse {
+                max_size: status.max_size,
+                size: status.size,
+                available: status.available,
+            });
+        }
+        Response {
+            status: 200,
+            content_type: "text/plain; version=0.0.4; charset=utf-8",
+            body: metrics.render(gauges),
+            challenge: false,
+            allow: None,
+        }
     }
 }
 

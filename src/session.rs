@@ -319,6 +319,26 @@ pub async fn purge_login_failures(store: &Store, before: i64) -> Result<u64, Err
         .await
 }
 
+/// How many sessions [`lookup_session`] would still accept at `now` (same timeouts, in
+/// seconds), for monitoring.
+pub async fn count_active(
+    store: &Store,
+    idle_timeout_secs: i64,
+    absolute_timeout_secs: i64,
+    now: i64,
+) -> Result<i64, Error> {
+    let rows = store
+        .query(
+            "SELECT COUNT(*) AS live FROM sessions WHERE last_seen >= $1 AND created_at >= $2",
+            vec![
+                now.saturating_sub(idle_timeout_secs).into(),
+                now.saturating_sub(absolute_timeout_secs).into(),
+            ],
+        )
+        .await?;
+    rows.first().map_or(Ok(0), |row| row.int("live"))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -12,6 +12,7 @@ use crate::codec::Call;
 use crate::codec::jsonrpc::{self, Body, RawParams};
 use crate::credentials::Credentials;
 use crate::dispatch::Request;
+use crate::metrics::Protocol;
 
 /// The content type of JSON replies.
 pub const JSON_CONTENT_TYPE: &str = "application/json";
@@ -67,10 +68,11 @@ impl Service {
             Ok(body) => body,
             Err(fault) => {
                 tracing::info!(code = fault.code, "refused request: {}", fault.message);
+                self.record_undecoded(Protocol::JsonRpc, fault.code);
                 return json_reply(200, jsonrpc::encode_body_error(&fault), false);
             }
         };
-        let request = Request::new(credentials, info);
+        let request = Request::new(credentials, info).over(Protocol::JsonRpc);
         match body {
             Body::Single(single) => {
                 let slot = self.run_json(single, &request).await;
@@ -169,7 +171,7 @@ impl Service {
         } else {
             credentials
         };
-        let request = Request::new(credentials, info);
+        let request = Request::new(credentials, info).over(Protocol::JsonRpc);
         let slot = self.run_json(single, &request).await;
         let reply = slot.reply.unwrap_or(Json::Null).to_string();
         match callback {

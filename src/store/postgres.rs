@@ -20,7 +20,9 @@ use deadpool_postgres::tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_
 use deadpool_postgres::tokio_postgres::{self, NoTls, Statement};
 use deadpool_postgres::{ClientWrapper, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
 use groupware_api::Error;
-use groupware_api::store::{Backend, BoxFuture, Database, Row, SqlValue, Store, Transaction};
+use groupware_api::store::{
+    Backend, BoxFuture, Database, PoolStatus, Row, SqlValue, Store, Transaction,
+};
 
 use super::{POOL_TIMEOUT, StoreError};
 
@@ -142,6 +144,15 @@ fn pool_error_text(error: &deadpool_postgres::PoolError) -> String {
 impl Database for PostgresStore {
     fn backend(&self) -> Backend {
         Backend::Postgres
+    }
+
+    fn pool_status(&self) -> Option<PoolStatus> {
+        let status = self.pool.status();
+        Some(PoolStatus {
+            max_size: status.max_size,
+            size: status.size,
+            available: status.available,
+        })
     }
 
     fn query<'a>(

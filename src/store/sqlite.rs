@@ -16,7 +16,9 @@ use deadpool_sqlite::rusqlite::types::{Value, ValueRef};
 use deadpool_sqlite::rusqlite::{self, Connection, params_from_iter};
 use deadpool_sqlite::{Config, Hook, HookError, Object, Pool, Runtime};
 use groupware_api::Error;
-use groupware_api::store::{Backend, BoxFuture, Database, Row, SqlValue, Store, Transaction};
+use groupware_api::store::{
+    Backend, BoxFuture, Database, PoolStatus, Row, SqlValue, Store, Transaction,
+};
 
 use super::{Dialect, POOL_TIMEOUT, StoreError, is_identifier_byte, skip_non_code};
 
@@ -105,6 +107,15 @@ impl SqliteStore {
 impl Database for SqliteStore {
     fn backend(&self) -> Backend {
         Backend::Sqlite
+    }
+
+    fn pool_status(&self) -> Option<PoolStatus> {
+        let status = self.pool.status();
+        Some(PoolStatus {
+            max_size: status.max_size,
+            size: status.size,
+            available: status.available,
+        })
     }
 
     fn query<'a>(

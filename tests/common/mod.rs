@@ -88,7 +88,9 @@ impl Server {
                     if let Some(at) = line.find(LISTENING) {
                         let url = line[at + LISTENING.len()..].trim().to_owned();
                         assert!(
-                            url.starts_with("http://127.0.0.1:") && url.len() > 17,
+                            (url.starts_with("http://127.0.0.1:")
+                                || url.starts_with("https://127.0.0.1:"))
+                                && url.len() > 17,
                             "unexpected listening line {line:?}"
                         );
                         break url;
@@ -150,6 +152,11 @@ impl Server {
     /// `http://127.0.0.1:PORT`, without a trailing slash.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The server's process id (to send it signals).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Everything the server wrote to stderr so far.
@@ -680,7 +687,9 @@ impl Server {
                     if let Some(at) = line.find(LISTENING) {
                         let url = line[at + LISTENING.len()..].trim().to_owned();
                         assert!(
-                            url.starts_with("http://127.0.0.1:") && url.len() > 17,
+                            (url.starts_with("http://127.0.0.1:")
+                                || url.starts_with("https://127.0.0.1:"))
+                                && url.len() > 17,
                             "unexpected listening line {line:?}"
                         );
                         break url;

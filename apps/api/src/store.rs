@@ -182,6 +182,11 @@ impl Row {
 pub trait Database: Send + Sync + 'static {
     fn backend(&self) -> Backend;
 
+    /// How the connection pool is used right now, for monitoring; `None` without a pool.
+    fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
+
     /// Runs a statement that returns rows.
     fn query<'a>(
         &'a self,
@@ -198,6 +203,17 @@ pub trait Database: Send + Sync + 'static {
 
     /// Starts a transaction on a connection of its own.
     fn begin(&self) -> BoxFuture<'_, Result<Box<dyn Transaction>, Error>>;
+}
+
+/// Connection pool use at one moment (`GET /metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Most connections the pool opens.
+    pub max_size: usize,
+    /// Connections it holds now (in use or idle).
+    pub size: usize,
+    /// Idle connections ready for use.
+    pub available: usize,
 }
 
 /// An open transaction. Dropping it without [`Transaction::commit`] rolls it back, so an
