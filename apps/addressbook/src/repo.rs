@@ -140,7 +140,8 @@ fn contact_from_row(row: &Row) -> Result<Contact, Error> {
     })
 }
 
-/// Fills in categories and custom field values of `contacts` with a few batched queries.
+/// Fills in categories and custom field values of `contacts` with one batched query per
+/// chunk of ids (both kinds of detail travel in one `UNION ALL`, one round trip).
 async fn attach_details(
     store: &Store,
     contacts: &mut [Contact],
@@ -151,37 +152,32 @@ async fn attach_details(
         let mut binder = Binder::default();
         let list: Vec<String> = chunk.iter().map(|id| binder.bind(*id)).collect();
         let list = list.join(", ");
-        let rows = store
-            .query(
-                &format!(
-                    "SELECT l.contact_id, k.id, k.name FROM addressbook_contact_categories l \
-                     JOIN addressbook_categories k ON k.id = l.category_id \
-                     WHERE l.contact_id IN ({list}) ORDER BY l.contact_id, k.id"
-                ),
-                binder.params.clone(),
+        let categories = format!(
+            "SELECT l.contact_id, 0 AS kind, k.id, k.name, NULL AS value \
+             FROM addressbook_contact_categories l \
+             JOIN addressbook_categories k ON k.id = l.category_id \
+             WHERE l.contact_id IN ({list})"
+        );
+        let sql = if custom {
+            format!(
+                "{categories} UNION ALL \
+                 SELECT contact_id, 1 AS kind, NULL AS id, name, value \
+                 FROM addressbook_customfield_values WHERE contact_id IN ({list}) \
+                 ORDER BY contact_id, kind, id, name"
             )
-            .await?;
+        } else {
+            format!("{categories} ORDER BY contact_id, kind, id, name")
+        };
+        let rows = store.query(&sql, binder.params).await?;
         for row in &rows {
             let contact_id = row.int("contact_id")?;
-            if let Some(contact) = contacts.iter_mut().find(|c| c.id == contact_id) {
+            let Some(contact) = contacts.iter_mut().find(|c| c.id == contact_id) else {
+                continue;
+            };
+            if row.int("kind")? == 0 {
                 contact.categories.push((row.int("id")?, row.text("name")?));
-            }
-        }
-        if custom {
-            let rows = store
-                .query(
-                    &format!(
-                        "SELECT contact_id, name, value FROM addressbook_customfield_values \
-                         WHERE contact_id IN ({list}) ORDER BY contact_id, name"
-                    ),
-                    binder.params,
-                )
-                .await?;
-            for row in &rows {
-                let contact_id = row.int("contact_id")?;
-                if let Some(contact) = contacts.iter_mut().find(|c| c.id == contact_id) {
-                    contact.custom.push((row.text("name")?, row.text("value")?));
-                }
+            } else {
+                contact.custom.push((row.text("name")?, row.text("value")?));
             }
         }
     }
