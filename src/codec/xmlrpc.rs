@@ -7,6 +7,8 @@
 //! `<int>` for values that fit 32 bits and `<i8>` beyond, compact dates, exactly two fault
 //! members.
 
+use std::fmt::Write as _;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use groupware_api::{Fault, Struct, Value};
@@ -289,12 +291,30 @@ const PROLOG: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 /// Fails only for values the wire cannot carry (NaN, nesting beyond the limit); the caller
 /// then sends [`encode_fault`] of the returned fault instead.
 pub fn encode_response(value: &Value) -> Result<String, Fault> {
-    let mut out = String::with_capacity(256);
+    let mut out = String::with_capacity(encoded_size_hint(value));
     out.push_str(PROLOG);
     out.push_str("<methodResponse><params><param>");
     write_value(&mut out, value, 1)?;
     out.push_str("</param></params></methodResponse>\n");
     Ok(out)
+}
+
+/// A cheap guess at the encoded size (no traversal below the top level), so that a
+/// listing is written into one buffer instead of a dozen reallocations.
+fn encoded_size_hint(value: &Value) -> usize {
+    const PER_MEMBER: usize = 64;
+    let members = match value {
+        Value::Array(items) => items
+            .iter()
+            .map(|item| match item {
+                Value::Struct(members) => members.len(),
+                _ => 1,
+            })
+            .sum(),
+        Value::Struct(members) => members.len(),
+        _ => 1,
+    };
+    (256 + members * PER_MEMBER).min(1 << 20)
 }
 
 /// Encodes a fault response: exactly `faultCode` (int) and `faultString` (string).
@@ -327,10 +347,8 @@ pub fn write_value(out: &mut String, value: &Value, depth: usize) -> Result<(), 
             } else {
                 "i8"
             };
-            out.push('<');
-            out.push_str(tag);
-            out.push('>');
-            out.push_str(&number.to_string());
+            // Writing into a String cannot fail.
+            let _ = write!(out, "<{tag}>{number}");
             out.push_str("</");
             out.push_str(tag);
             out.push('>');
@@ -406,17 +424,30 @@ fn format_double(number: f64) -> String {
 /// normalisation does not turn it into `\n`. Characters XML 1.0 cannot carry at all (C0
 /// controls other than tab, LF, CR) become U+FFFD.
 pub fn escape_into(out: &mut String, text: &str) {
-    for character in text.chars() {
-        match character {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '\r' => out.push_str("&#13;"),
-            '\t' | '\n' => out.push(character),
-            c if (c as u32) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => out.push('\u{FFFD}'),
-            c => out.push(c),
-        }
+    // Runs of text that need no escaping (nearly all of it) are copied in one piece.
+    let bytes = text.as_bytes();
+    let mut start = 0;
+    for (index, &byte) in bytes.iter().enumerate() {
+        let (replacement, width) = match byte {
+            b'&' => ("&amp;", 1),
+            b'<' => ("&lt;", 1),
+            b'>' => ("&gt;", 1),
+            b'\r' => ("&#13;", 1),
+            b'\t' | b'\n' => continue,
+            0..=0x1f => ("\u{FFFD}", 1),
+            // U+FFFE and U+FFFF: EF BF BE and EF BF BF in UTF-8.
+            0xEF if bytes.get(index + 1) == Some(&0xBF)
+                && matches!(bytes.get(index + 2), Some(0xBE | 0xBF)) =>
+            {
+                ("\u{FFFD}", 3)
+            }
+            _ => continue,
+        };
+        out.push_str(&text[start..index]);
+        out.push_str(replacement);
+        start = index + width;
     }
+    out.push_str(&text[start..]);
 }
 
 #[cfg(test)]

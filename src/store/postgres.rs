@@ -1,9 +1,12 @@
 //! The PostgreSQL backend: a deadpool-postgres pool over its re-exported tokio-postgres.
 //!
 //! The pool fails fast while the server is down (security research §4.1, §4.5): waits,
-//! connects and recycles are bounded by [`POOL_TIMEOUT`], and recycled connections are
-//! checked with a round-trip (`RecyclingMethod::Verified`) so a dead connection is replaced
-//! instead of failing the next request. Each session also gets a `statement_timeout`, so a
+//! connects and recycles are bounded by [`POOL_TIMEOUT`], and a recycled connection that
+//! sat unused for [`VERIFY_IDLE_AFTER`] or longer is checked with a round-trip (what
+//! `RecyclingMethod::Verified` does for every checkout) so a dead connection is replaced
+//! instead of failing the next request. One handed out within that time has just
+//! completed its statements; it is only checked for a closed socket, which keeps a
+//! verification round trip off every statement of a busy server. Each session also gets a `statement_timeout`, so a
 //! runaway query cannot pin a connection.
 //!
 //! Parameters are bound by the type PostgreSQL inferred for each placeholder
@@ -14,11 +17,14 @@ use std::error::Error as StdError;
 use std::fmt::Write as _;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::BytesMut;
 use deadpool_postgres::tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
 use deadpool_postgres::tokio_postgres::{self, NoTls, Statement};
-use deadpool_postgres::{ClientWrapper, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    ClientWrapper, Hook, HookError, ManagerConfig, Object, Pool, RecyclingMethod, Runtime,
+};
 use groupware_api::Error;
 use groupware_api::store::{
     Backend, BoxFuture, Database, PoolStatus, Row, SqlValue, Store, Transaction,
@@ -28,6 +34,9 @@ use super::{POOL_TIMEOUT, StoreError};
 
 /// Connections per pool.
 const POOL_SIZE: usize = 16;
+
+/// A pooled connection unused this long is verified with a round trip before reuse.
+const VERIFY_IDLE_AFTER: Duration = Duration::from_secs(1);
 
 /// Server-side limit on one statement, in milliseconds. A URL's own `options` can override
 /// it; migrations lift it for their own transaction.
@@ -100,8 +109,11 @@ pub(super) async fn open(url: &str, schema: Option<&str>) -> Result<Store, Store
     if parsed.get_connect_timeout().is_none() {
         config.connect_timeout = Some(POOL_TIMEOUT);
     }
+    // `Fast` only checks that the connection task has not seen the socket close; the
+    // round trip of `Verified` is made by the hook below, for connections idle long enough
+    // to have died unnoticed.
     config.manager = Some(ManagerConfig {
-        recycling_method: RecyclingMethod::Verified,
+        recycling_method: RecyclingMethod::Fast,
     });
     let pool = config
         .builder(NoTls)
@@ -111,6 +123,18 @@ pub(super) async fn open(url: &str, schema: Option<&str>) -> Result<Store, Store
         .wait_timeout(Some(POOL_TIMEOUT))
         .create_timeout(Some(POOL_TIMEOUT))
         .recycle_timeout(Some(POOL_TIMEOUT))
+        .pre_recycle(Hook::async_fn(|client, metrics| {
+            Box::pin(async move {
+                if metrics.last_used() < VERIFY_IDLE_AFTER {
+                    return Ok(());
+                }
+                client
+                    .simple_query("")
+                    .await
+                    .map(drop)
+                    .map_err(HookError::Backend)
+            })
+        }))
         .build()
         .map_err(|error| StoreError::Connect(format!("PostgreSQL pool: {error}")))?;
     let probe = pool

@@ -86,6 +86,22 @@ fn visible_condition(caller: &str) -> String {
     )
 }
 
+/// Text column `name`, found at `index` without a search when it is there.
+fn text_at(row: &Row, index: usize, name: &str) -> Result<String, Error> {
+    if row
+        .columns()
+        .get(index)
+        .is_some_and(|column| column == name)
+    {
+        match row.values().get(index) {
+            Some(SqlValue::Null) => return Ok(String::new()),
+            Some(SqlValue::Text(text)) => return Ok(text.clone()),
+            _ => {}
+        }
+    }
+    row.text(name)
+}
+
 fn contact_from_row(row: &Row) -> Result<Contact, Error> {
     let bday = row.text("bday")?;
     let bday = if bday.is_empty() {
@@ -93,9 +109,16 @@ fn contact_from_row(row: &Row) -> Result<Contact, Error> {
     } else {
         NaiveDate::parse_from_str(&bday, "%Y-%m-%d").ok()
     };
+    // The stock fields follow each other in the order `select_columns` names them; each
+    // is still checked by name, so a different statement falls back to the lookup.
+    let first = row
+        .columns()
+        .iter()
+        .position(|column| column == STOCK_FIELDS[0])
+        .unwrap_or(0);
     let mut fields = Vec::with_capacity(STOCK_FIELDS.len());
-    for field in STOCK_FIELDS {
-        fields.push(row.text(field)?);
+    for (offset, field) in STOCK_FIELDS.iter().enumerate() {
+        fields.push(text_at(row, first + offset, field)?);
     }
     Ok(Contact {
         id: row.int("id")?,
@@ -117,7 +140,8 @@ fn contact_from_row(row: &Row) -> Result<Contact, Error> {
     })
 }
 
-/// Fills in categories and custom field values of `contacts` with a few batched queries.
+/// Fills in categories and custom field values of `contacts` with one batched query per
+/// chunk of ids (both kinds of detail travel in one `UNION ALL`, one round trip).
 async fn attach_details(
     store: &Store,
     contacts: &mut [Contact],
@@ -128,37 +152,32 @@ async fn attach_details(
         let mut binder = Binder::default();
         let list: Vec<String> = chunk.iter().map(|id| binder.bind(*id)).collect();
         let list = list.join(", ");
-        let rows = store
-            .query(
-                &format!(
-                    "SELECT l.contact_id, k.id, k.name FROM addressbook_contact_categories l \
-                     JOIN addressbook_categories k ON k.id = l.category_id \
-                     WHERE l.contact_id IN ({list}) ORDER BY l.contact_id, k.id"
-                ),
-                binder.params.clone(),
+        let categories = format!(
+            "SELECT l.contact_id, 0 AS kind, k.id, k.name, NULL AS value \
+             FROM addressbook_contact_categories l \
+             JOIN addressbook_categories k ON k.id = l.category_id \
+             WHERE l.contact_id IN ({list})"
+        );
+        let sql = if custom {
+            format!(
+                "{categories} UNION ALL \
+                 SELECT contact_id, 1 AS kind, NULL AS id, name, value \
+                 FROM addressbook_customfield_values WHERE contact_id IN ({list}) \
+                 ORDER BY contact_id, kind, id, name"
             )
-            .await?;
+        } else {
+            format!("{categories} ORDER BY contact_id, kind, id, name")
+        };
+        let rows = store.query(&sql, binder.params).await?;
         for row in &rows {
             let contact_id = row.int("contact_id")?;
-            if let Some(contact) = contacts.iter_mut().find(|c| c.id == contact_id) {
+            let Some(contact) = contacts.iter_mut().find(|c| c.id == contact_id) else {
+                continue;
+            };
+            if row.int("kind")? == 0 {
                 contact.categories.push((row.int("id")?, row.text("name")?));
-            }
-        }
-        if custom {
-            let rows = store
-                .query(
-                    &format!(
-                        "SELECT contact_id, name, value FROM addressbook_customfield_values \
-                         WHERE contact_id IN ({list}) ORDER BY contact_id, name"
-                    ),
-                    binder.params,
-                )
-                .await?;
-            for row in &rows {
-                let contact_id = row.int("contact_id")?;
-                if let Some(contact) = contacts.iter_mut().find(|c| c.id == contact_id) {
-                    contact.custom.push((row.text("name")?, row.text("value")?));
-                }
+            } else {
+                contact.custom.push((row.text("name")?, row.text("value")?));
             }
         }
     }
@@ -378,12 +397,19 @@ pub async fn list(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let limit = binder.bind(
-        query
-            .limit
-            .map_or(i64::MAX, |limit| i64::try_from(limit).unwrap_or(i64::MAX)),
-    );
-    let offset = binder.bind(i64::try_from(query.start).unwrap_or(i64::MAX));
+    let limit = query
+        .limit
+        .map_or(i64::MAX, |limit| i64::try_from(limit).unwrap_or(i64::MAX));
+    let offset = i64::try_from(query.start).unwrap_or(i64::MAX);
+    // SQLite re-plans a statement whose LIMIT or OFFSET is a bound parameter every time it
+    // is bound (the value is a planner hint), which cost more than the rest of the page:
+    // there the two integers are written into the text and the statement cache (bounded)
+    // keeps one statement per page. PostgreSQL's statement cache is unbounded, so it keeps
+    // them as parameters.
+    let (limit, offset) = match store.backend() {
+        Backend::Sqlite => (limit.to_string(), offset.to_string()),
+        Backend::Postgres => (binder.bind(limit), binder.bind(offset)),
+    };
     // The page is chosen on narrow rows (id and sort keys) and only its rows are read in
     // full: sorting thousands of text matches stays in memory.
     let conditions = conditions.join(" AND ");
