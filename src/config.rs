@@ -27,22 +27,29 @@ pub enum Command {
     Config(ServeArgs),
     /// Apply pending database migrations and exit (the server also does this at start).
     Migrate(DatabaseArgs),
-    /// Write a user's own contacts to standard output as vCard 4.0.
+    /// Write a user's own contacts to standard output as vCard 4.0 (with --events: their
+    /// own calendar events as iCalendar).
     Export {
         #[command(flatten)]
         database: GlobalDatabaseArgs,
-        /// Whose contacts.
+        /// Whose data.
         #[arg(long)]
         user: String,
+        /// Export calendar events (iCalendar) instead of contacts.
+        #[arg(long)]
+        events: bool,
     },
     /// Read vCards (3.0 or 4.0) from standard input (or --file) into a user's addressbook
-    /// as new contacts.
+    /// as new contacts (with --events: iCalendar events into their calendar).
     Import {
         #[command(flatten)]
         database: GlobalDatabaseArgs,
-        /// Whose addressbook.
+        /// Whose addressbook or calendar.
         #[arg(long)]
         user: String,
+        /// Import calendar events (iCalendar; a known UID updates) instead of contacts.
+        #[arg(long)]
+        events: bool,
         /// Read this file instead of standard input.
         #[arg(long)]
         file: Option<PathBuf>,

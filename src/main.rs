@@ -47,17 +47,28 @@ fn run() -> anyhow::Result<()> {
             drop(store);
             Ok(())
         }),
-        Some(Command::Export { database, user }) => runtime.block_on(async {
+        Some(Command::Export {
+            database,
+            user,
+            events,
+        }) => runtime.block_on(async {
             init_logging(LogFormat::Text);
             let store = open_store(&database.into()).await?;
-            let (text, count) = groupware::transfer::export_contacts(&store, &user).await?;
-            print!("{text}");
-            eprintln!("exported {count} contact(s) of '{user}'");
+            if events {
+                let (text, count) = groupware::transfer::export_events(&store, &user).await?;
+                print!("{text}");
+                eprintln!("exported {count} event(s) of '{user}'");
+            } else {
+                let (text, count) = groupware::transfer::export_contacts(&store, &user).await?;
+                print!("{text}");
+                eprintln!("exported {count} contact(s) of '{user}'");
+            }
             Ok(())
         }),
         Some(Command::Import {
             database,
             user,
+            events,
             file,
         }) => runtime.block_on(async {
             init_logging(LogFormat::Text);
@@ -67,8 +78,13 @@ fn run() -> anyhow::Result<()> {
                 None => std::io::read_to_string(std::io::stdin()).context("reading stdin")?,
             };
             let store = open_store(&database.into()).await?;
-            let count = groupware::transfer::import_contacts(&store, &user, &text).await?;
-            println!("imported {count} contact(s) into '{user}'");
+            if events {
+                let count = groupware::transfer::import_events(&store, &user, &text).await?;
+                println!("imported {count} event(s) into '{user}'");
+            } else {
+                let count = groupware::transfer::import_contacts(&store, &user, &text).await?;
+                println!("imported {count} contact(s) into '{user}'");
+            }
             Ok(())
         }),
         Some(Command::User { database, command }) => runtime.block_on(async {

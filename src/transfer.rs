@@ -1,5 +1,6 @@
 //! `groupware export` and `groupware import`: a user's own contacts as vCard 4.0
-//! (RFC 6350), written and parsed with the `calcard` crate.
+//! (RFC 6350), written and parsed with the `calcard` crate, and (with `--events`) their
+//! own calendar events as iCalendar (RFC 5545) through the calendar's `ical` module.
 //!
 //! The common fields travel as standard properties (`FN`, `N`, `ORG`, `TITLE`, `EMAIL`,
 //! `TEL`, `ADR`, `URL`, `NOTE`, `BDAY`, `CATEGORIES`); every other non-empty eGroupWare field
@@ -391,4 +392,50 @@ pub async fn import_contacts(store: &Store, username: &str, text: &str) -> anyho
             .with_context(|| format!("importing vCard {} of {}", index + 1, cards.len()))?;
     }
     Ok(cards.len())
+}
+
+/// Writes every event `username` owns as one iCalendar document; returns it and the count.
+/// Recurring series are written once, with their rule and exceptions.
+pub async fn export_events(store: &Store, username: &str) -> anyhow::Result<(String, usize)> {
+    use groupware_calendar::model::{Filter, SearchQuery};
+    let owner = account_id(store, username).await?;
+    let everything = SearchQuery {
+        from: i64::MIN / 4,
+        to: i64::MAX / 4,
+        users: vec![owner],
+        category: None,
+        filter: Filter::Own,
+        query: String::new(),
+        show_rejected: true,
+    };
+    let events: Vec<_> = groupware_calendar::repo::search(store, owner, &everything)
+        .await?
+        .into_iter()
+        .filter(|event| event.owner == owner)
+        .collect();
+    Ok((groupware_calendar::ical::export(&events), events.len()))
+}
+
+/// Reads an iCalendar document into `username`'s calendar: an event whose UID the user
+/// already has updates it, any other is created. The whole document is parsed before the
+/// first write, so text that does not parse writes nothing. Returns how many were written.
+pub async fn import_events(store: &Store, username: &str, text: &str) -> anyhow::Result<usize> {
+    let account = crate::accounts::find_by_username(store, username)
+        .await?
+        .with_context(|| format!("no account named {username:?}"))?;
+    let zone = groupware_api::zone::of(&account);
+    let parsed = groupware_calendar::ical::import(text, zone)
+        .map_err(|error| anyhow::anyhow!("not an iCalendar document we can read: {error}"))?;
+    let now = chrono::Utc::now().timestamp();
+    let mut written = 0;
+    for mut changes in parsed {
+        if let Some(uid) = &changes.uid {
+            changes.id = groupware_calendar::repo::find_by_uid(store, account.id, uid).await?;
+        }
+        groupware_calendar::repo::write(store, account.id, &account.timezone, &changes, now)
+            .await
+            .with_context(|| format!("writing event {} of the document", written + 1))?;
+        written += 1;
+    }
+    Ok(written)
 }

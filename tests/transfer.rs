@@ -133,3 +133,53 @@ async fn cli_free_account(store: &groupware_api::store::Store) {
     .await
     .expect("account");
 }
+
+/// `--events`: a user's own events leave as iCalendar and come back in; importing the same
+/// document again updates the events by UID instead of duplicating them.
+#[test]
+fn events_round_trip_through_icalendar() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let database = format!("sqlite://{}", dir.path().join("gw.db").display());
+    {
+        // The first start seeds the demo user's sample events.
+        let _ = Server::launch(&database, &["--demo"], &[]);
+    }
+    cli_ok(
+        &["user", "add", "alice", "--password-stdin"],
+        &database,
+        Some("pw-alice\n"),
+    );
+    let exported = cli_ok(&["export", "--user", "demo", "--events"], &database, None);
+    assert!(exported.starts_with("BEGIN:VCALENDAR\r\n"), "{exported}");
+    let events = exported.matches("BEGIN:VEVENT").count();
+    assert!(events >= 1, "the demo events: {exported}");
+
+    let path = dir.path().join("demo.ics");
+    std::fs::write(&path, &exported).expect("write export");
+    let file = path.display().to_string();
+    let import = ["import", "--user", "alice", "--events", "--file", &file];
+    let imported = cli_ok(&import, &database, None);
+    assert!(
+        imported.contains(&format!("imported {events} event(s)")),
+        "{imported}"
+    );
+    let first = cli_ok(&["export", "--user", "alice", "--events"], &database, None);
+    assert_eq!(first.matches("BEGIN:VEVENT").count(), events, "{first}");
+    for line in exported.lines().filter(|line| line.starts_with("SUMMARY:")) {
+        assert!(first.contains(line), "{line} came across: {first}");
+    }
+    // The same document again: the UIDs are known, so nothing is duplicated.
+    cli_ok(&import, &database, None);
+    let second = cli_ok(&["export", "--user", "alice", "--events"], &database, None);
+    assert_eq!(second.matches("BEGIN:VEVENT").count(), events, "{second}");
+
+    // Text that is not iCalendar writes nothing.
+    let refused = run_cli(
+        &["import", "--user", "alice", "--events"],
+        &database,
+        Some("hello\n"),
+    );
+    assert!(!refused.status.success());
+    let unchanged = cli_ok(&["export", "--user", "alice", "--events"], &database, None);
+    assert_eq!(unchanged.matches("BEGIN:VEVENT").count(), events);
+}
