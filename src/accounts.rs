@@ -339,7 +339,7 @@ pub async fn set_password(store: &Store, account_id: i64, password: &str) -> Res
     if changed == 0 {
         return Err(Error::NotFound(format!("account {account_id}")));
     }
-    delete_sessions_of(&mut *transaction, account_id).await?;
+    delete_sessions_of(&mut *transaction, store.backend(), account_id).await?;
     transaction.commit().await
 }
 
@@ -364,6 +364,13 @@ pub async fn set_apps(store: &Store, account_id: i64, apps: &[String]) -> Result
         )
         .await?;
     insert_apps(&mut *transaction, account_id, &apps).await?;
+    // Cached sessions carry the account's rights: other processes reload them now.
+    crate::session::notify_revoked_in(
+        &mut *transaction,
+        store.backend(),
+        &format!("{}{account_id}", crate::session::REVOKED_ACCOUNT),
+    )
+    .await?;
     transaction.commit().await
 }
 
@@ -381,21 +388,31 @@ pub async fn set_enabled(store: &Store, account_id: i64, enabled: bool) -> Resul
         return Err(Error::NotFound(format!("account {account_id}")));
     }
     if !enabled {
-        delete_sessions_of(&mut *transaction, account_id).await?;
+        delete_sessions_of(&mut *transaction, store.backend(), account_id).await?;
     }
     transaction.commit().await
 }
 
+/// Deletes an account's sessions inside `transaction`, and tells the other server
+/// processes (at commit) to drop them from their caches.
 async fn delete_sessions_of(
     transaction: &mut dyn Transaction,
+    backend: groupware_api::store::Backend,
     account_id: i64,
 ) -> Result<u64, Error> {
-    transaction
+    let deleted = transaction
         .execute(
             "DELETE FROM sessions WHERE account_id = $1",
             vec![account_id.into()],
         )
-        .await
+        .await?;
+    crate::session::notify_revoked_in(
+        transaction,
+        backend,
+        &format!("{}{account_id}", crate::session::REVOKED_ACCOUNT),
+    )
+    .await?;
+    Ok(deleted)
 }
 
 /// Checks a username and password; the enabled account on success, `None` otherwise.

@@ -25,6 +25,7 @@ pub mod dispatch;
 pub mod docs;
 pub mod http;
 pub mod registry;
+pub mod revocation;
 pub mod service;
 pub mod session;
 pub mod soap_binding;
