@@ -497,8 +497,48 @@ fn hashing_permits() -> &'static Arc<Semaphore> {
     })
 }
 
-/// Runs a hashing job on a blocking thread while holding a permit. The permit moves into
-/// the job, so it is held until the work really ends even if the caller gives up.
+/// A unit of hashing work for [`hashing_threads`].
+type HashingJob = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads (one per permit) that run every hash computation.
+///
+/// Not tokio's blocking pool: each Argon2id run allocates its 19 MiB working memory on the
+/// thread that computes it, and the allocator keeps freed memory in per-thread arenas, so
+/// hashing on whichever of up to 512 blocking threads happens to be free grows the
+/// resident size by 19 MiB per arena touched (hundreds of MiB under a flood of
+/// `username:password` requests). On a few fixed threads it stays at a few times 19 MiB.
+fn hashing_threads() -> &'static std::sync::mpsc::Sender<HashingJob> {
+    static SENDER: OnceLock<std::sync::mpsc::Sender<HashingJob>> = OnceLock::new();
+    SENDER.get_or_init(|| {
+        let (sender, receiver) = std::sync::mpsc::channel::<HashingJob>();
+        let receiver = Arc::new(std::sync::Mutex::new(receiver));
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        for index in 0..threads {
+            let receiver = Arc::clone(&receiver);
+            let spawned = std::thread::Builder::new()
+                .name(format!("password-hashing-{index}"))
+                .spawn(move || {
+                    loop {
+                        let job = match receiver.lock() {
+                            Ok(receiver) => receiver.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        // A panicking job must not take the thread with it.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                });
+            if let Err(error) = spawned {
+                tracing::error!(%error, "cannot start a password hashing thread");
+            }
+        }
+        sender
+    })
+}
+
+/// Runs a hashing job on one of the [`hashing_threads`] while holding a permit. The permit
+/// moves into the job, so it is held until the work really ends even if the caller gives
+/// up.
 async fn run_hashing<R: Send + 'static>(
     job: impl FnOnce() -> R + Send + 'static,
 ) -> Result<R, Error> {
@@ -506,12 +546,16 @@ async fn run_hashing<R: Send + 'static>(
         .acquire_owned()
         .await
         .map_err(|_| Error::Internal("password hashing semaphore closed".into()))?;
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        job()
-    })
-    .await
-    .map_err(|error| Error::Internal(format!("password hashing task failed: {error}")))
+    let (reply, result) = tokio::sync::oneshot::channel();
+    hashing_threads()
+        .send(Box::new(move || {
+            let _permit = permit;
+            let _ = reply.send(job());
+        }))
+        .map_err(|_| Error::Internal("password hashing threads are gone".into()))?;
+    result
+        .await
+        .map_err(|_| Error::Internal("password hashing job failed".into()))
 }
 
 /// Hashes a password into a PHC string with a fresh 16-byte salt from the OS RNG.

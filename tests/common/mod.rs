@@ -152,6 +152,11 @@ impl Server {
         &self.url
     }
 
+    /// The server's process id (for resource checks such as `/proc/<pid>/status`).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything the server wrote to stderr so far.
     pub fn stderr(&self) -> String {
         lock(&self.stderr).clone()
