@@ -339,7 +339,7 @@ pub async fn set_password(store: &Store, account_id: i64, password: &str) -> Res
     if changed == 0 {
         return Err(Error::NotFound(format!("account {account_id}")));
     }
-    delete_sessions_of(&mut *transaction, account_id).await?;
+    delete_sessions_of(&mut *transaction, store.backend(), account_id).await?;
     transaction.commit().await
 }
 
@@ -364,6 +364,13 @@ pub async fn set_apps(store: &Store, account_id: i64, apps: &[String]) -> Result
         )
         .await?;
     insert_apps(&mut *transaction, account_id, &apps).await?;
+    // Cached sessions carry the account's rights: other processes reload them now.
+    crate::session::notify_revoked_in(
+        &mut *transaction,
+        store.backend(),
+        &format!("{}{account_id}", crate::session::REVOKED_ACCOUNT),
+    )
+    .await?;
     transaction.commit().await
 }
 
@@ -381,21 +388,31 @@ pub async fn set_enabled(store: &Store, account_id: i64, enabled: bool) -> Resul
         return Err(Error::NotFound(format!("account {account_id}")));
     }
     if !enabled {
-        delete_sessions_of(&mut *transaction, account_id).await?;
+        delete_sessions_of(&mut *transaction, store.backend(), account_id).await?;
     }
     transaction.commit().await
 }
 
+/// Deletes an account's sessions inside `transaction`, and tells the other server
+/// processes (at commit) to drop them from their caches.
 async fn delete_sessions_of(
     transaction: &mut dyn Transaction,
+    backend: groupware_api::store::Backend,
     account_id: i64,
 ) -> Result<u64, Error> {
-    transaction
+    let deleted = transaction
         .execute(
             "DELETE FROM sessions WHERE account_id = $1",
             vec![account_id.into()],
         )
-        .await
+        .await?;
+    crate::session::notify_revoked_in(
+        transaction,
+        backend,
+        &format!("{}{account_id}", crate::session::REVOKED_ACCOUNT),
+    )
+    .await?;
+    Ok(deleted)
 }
 
 /// Checks a username and password; the enabled account on success, `None` otherwise.
@@ -480,8 +497,48 @@ fn hashing_permits() -> &'static Arc<Semaphore> {
     })
 }
 
-/// Runs a hashing job on a blocking thread while holding a permit. The permit moves into
-/// the job, so it is held until the work really ends even if the caller gives up.
+/// A unit of hashing work for [`hashing_threads`].
+type HashingJob = Box<dyn FnOnce() + Send>;
+
+/// A fixed set of threads (one per permit) that run every hash computation.
+///
+/// Not tokio's blocking pool: each Argon2id run allocates its 19 MiB working memory on the
+/// thread that computes it, and the allocator keeps freed memory in per-thread arenas, so
+/// hashing on whichever of up to 512 blocking threads happens to be free grows the
+/// resident size by 19 MiB per arena touched (hundreds of MiB under a flood of
+/// `username:password` requests). On a few fixed threads it stays at a few times 19 MiB.
+fn hashing_threads() -> &'static std::sync::mpsc::Sender<HashingJob> {
+    static SENDER: OnceLock<std::sync::mpsc::Sender<HashingJob>> = OnceLock::new();
+    SENDER.get_or_init(|| {
+        let (sender, receiver) = std::sync::mpsc::channel::<HashingJob>();
+        let receiver = Arc::new(std::sync::Mutex::new(receiver));
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        for index in 0..threads {
+            let receiver = Arc::clone(&receiver);
+            let spawned = std::thread::Builder::new()
+                .name(format!("password-hashing-{index}"))
+                .spawn(move || {
+                    loop {
+                        let job = match receiver.lock() {
+                            Ok(receiver) => receiver.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        // A panicking job must not take the thread with it.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                });
+            if let Err(error) = spawned {
+                tracing::error!(%error, "cannot start a password hashing thread");
+            }
+        }
+        sender
+    })
+}
+
+/// Runs a hashing job on one of the [`hashing_threads`] while holding a permit. The permit
+/// moves into the job, so it is held until the work really ends even if the caller gives
+/// up.
 async fn run_hashing<R: Send + 'static>(
     job: impl FnOnce() -> R + Send + 'static,
 ) -> Result<R, Error> {
@@ -489,12 +546,16 @@ async fn run_hashing<R: Send + 'static>(
         .acquire_owned()
         .await
         .map_err(|_| Error::Internal("password hashing semaphore closed".into()))?;
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        job()
-    })
-    .await
-    .map_err(|error| Error::Internal(format!("password hashing task failed: {error}")))
+    let (reply, result) = tokio::sync::oneshot::channel();
+    hashing_threads()
+        .send(Box::new(move || {
+            let _permit = permit;
+            let _ = reply.send(job());
+        }))
+        .map_err(|_| Error::Internal("password hashing threads are gone".into()))?;
+    result
+        .await
+        .map_err(|_| Error::Internal("password hashing job failed".into()))
 }
 
 /// Hashes a password into a PHC string with a fresh 16-byte salt from the OS RNG.

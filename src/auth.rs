@@ -3,9 +3,10 @@
 //! This is the [`Authenticator`] dispatch uses. Sessions live in the database (so they
 //! survive restarts and are shared by every server process on one PostgreSQL); a small
 //! in-process cache keeps the hot path off the database. A cached session is trusted for
-//! at most [`AuthConfig::cache_ttl`], so a logout or revocation made through another
-//! process takes effect everywhere within that bound (a logout through this process
-//! takes effect at once).
+//! at most [`AuthConfig::cache_ttl`]. On PostgreSQL every revocation is also announced
+//! with `NOTIFY` and [`crate::revocation`] evicts the entry in every process within
+//! milliseconds; the TTL is the bound only while that listener is disconnected. A logout
+//! through this process takes effect here at once.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -56,6 +57,8 @@ impl Default for AuthConfig {
 
 /// A verified session, remembered briefly.
 struct CachedSession {
+    /// The session's row id: what revocation notices name.
+    session_row_id: i64,
     account: Arc<Account>,
     login_ip: Option<String>,
     verified_at: Instant,
@@ -104,7 +107,13 @@ impl Auth {
         Some(Arc::clone(&entry.account))
     }
 
-    fn remember(&self, key: String, account: Arc<Account>, login_ip: Option<String>) {
+    fn remember(
+        &self,
+        key: String,
+        session_row_id: i64,
+        account: Arc<Account>,
+        login_ip: Option<String>,
+    ) {
         if let Ok(mut cache) = self.cache.lock() {
             if cache.len() >= MAX_CACHED_SESSIONS {
                 cache.clear();
@@ -112,11 +121,41 @@ impl Auth {
             cache.insert(
                 key,
                 CachedSession {
+                    session_row_id,
                     account,
                     login_ip,
                     verified_at: Instant::now(),
                 },
             );
+        }
+    }
+
+    /// Applies a revocation notice from another process (see
+    /// [`session::notify_revoked`]): forgets the cached sessions it names, so the next
+    /// request with them asks the database. Unknown notices clear the whole cache.
+    pub fn apply_revocation(&self, payload: &str) {
+        let Ok(mut cache) = self.cache.lock() else {
+            return;
+        };
+        if let Some(id) = payload
+            .strip_prefix(session::REVOKED_SESSION)
+            .and_then(|id| id.parse::<i64>().ok())
+        {
+            cache.retain(|_, entry| entry.session_row_id != id);
+        } else if let Some(id) = payload
+            .strip_prefix(session::REVOKED_ACCOUNT)
+            .and_then(|id| id.parse::<i64>().ok())
+        {
+            cache.retain(|_, entry| entry.account.id != id);
+        } else {
+            cache.clear();
+        }
+    }
+
+    /// Forgets every cached session (after revocation notices may have been missed).
+    pub fn clear_cache(&self) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.clear();
         }
     }
 
@@ -165,7 +204,12 @@ impl Auth {
             .ok_or(Error::SessionExpired)?;
         session::touch_session(&self.store, record.session_row_id, record.last_seen, now).await?;
         let account = Arc::new(account);
-        self.remember(key, Arc::clone(&account), record.login_ip);
+        self.remember(
+            key,
+            record.session_row_id,
+            Arc::clone(&account),
+            record.login_ip,
+        );
         Ok(account)
     }
 

@@ -51,7 +51,9 @@ pub struct Request {
     pub info: RequestInfo,
     /// The protocol the request came in over (metrics and logs); XML-RPC unless set.
     pub protocol: Protocol,
-    account: OnceCell<Option<Arc<Account>>>,
+    /// The caller once authenticated: `Ok(None)` for refused credentials, `Err(())` when
+    /// the backend could not tell (database down), which is not the caller's fault.
+    account: OnceCell<Result<Option<Arc<Account>>, ()>>,
     logins: AtomicU32,
 }
 
@@ -77,6 +79,7 @@ impl Request {
     pub fn username(&self) -> Option<&str> {
         self.account
             .get()
+            .and_then(|outcome| outcome.as_ref().ok())
             .and_then(Option::as_ref)
             .map(|account| account.username.as_str())
     }
@@ -271,30 +274,44 @@ impl Dispatcher {
         match &request.credentials {
             Credentials::Absent => Err(CallError::Unauthenticated),
             Credentials::Malformed => Err(CallError::Failed(Error::SessionExpired)),
-            Credentials::Basic { .. } => self
-                .optional_account(request)
-                .await
-                .ok_or(CallError::Failed(Error::SessionExpired)),
+            Credentials::Basic { .. } => match self.authenticated(request).await {
+                Ok(Some(account)) => Ok(account),
+                Ok(None) => Err(CallError::Failed(Error::SessionExpired)),
+                // A database outage must not look like a logout (clients would drop their
+                // session and log in again): it is fault 1003 like any other call's.
+                Err(()) => Err(CallError::Failed(Error::Storage(
+                    "authentication backend unavailable".into(),
+                ))),
+            },
         }
     }
 
     /// The caller if the request carries valid credentials, else anonymous.
     pub(crate) async fn optional_account(&self, request: &Request) -> Option<Arc<Account>> {
+        self.authenticated(request).await.ok().flatten()
+    }
+
+    /// Authenticates once per request: `Ok(None)` when there are no usable credentials,
+    /// `Err(())` when the backend failed (logged here).
+    async fn authenticated(&self, request: &Request) -> Result<Option<Arc<Account>>, ()> {
         let Credentials::Basic { user, secret } = &request.credentials else {
-            return None;
+            return Ok(None);
         };
-        let auth = self.auth.as_ref()?;
+        let Some(auth) = self.auth.as_ref() else {
+            return Ok(None);
+        };
         request
             .account
             .get_or_init(|| async {
                 match auth.authenticate(user, secret, &request.info).await {
-                    Ok(account) => Some(account),
-                    Err(error) => {
-                        if let Some(detail) = error.log_detail() {
+                    Ok(account) => Ok(Some(account)),
+                    Err(error) => match error.log_detail() {
+                        Some(detail) => {
                             tracing::error!(detail, "authentication failed on the backend");
+                            Err(())
                         }
-                        None
-                    }
+                        None => Ok(None),
+                    },
                 }
             })
             .await

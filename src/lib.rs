@@ -29,6 +29,7 @@ pub mod docs;
 pub mod http;
 pub mod metrics;
 pub mod registry;
+pub mod revocation;
 pub mod service;
 pub mod session;
 pub mod soap_binding;

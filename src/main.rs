@@ -155,7 +155,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         cache_ttl: Duration::from_secs(args.session_cache_secs),
         ..AuthConfig::default()
     };
-    let auth: Arc<dyn Authenticator> = Arc::new(Auth::new(store.clone(), auth_config));
+    let auth = Arc::new(Auth::new(store.clone(), auth_config));
+    // On PostgreSQL, logouts in other processes evict our cached sessions at once.
+    groupware::revocation::spawn_listener(&args.database.database, Arc::clone(&auth));
+    let auth: Arc<dyn Authenticator> = auth;
     spawn_housekeeping(store.clone(), args.session_idle_secs, args.session_max_secs);
     let dispatcher = Arc::new(Dispatcher::new(registry, Some(store), Some(auth)));
     let service = Arc::new(Service {

@@ -11,7 +11,7 @@
 //! the same counts.
 
 use groupware_api::Error;
-use groupware_api::store::{Row, Store};
+use groupware_api::store::{Backend, Row, Store, Transaction};
 
 use crate::crypto::{ct_eq, generate_token, is_token, sha256_hex};
 
@@ -235,7 +235,55 @@ pub async fn list_sessions(store: &Store) -> Result<Vec<SessionListing>, Error> 
         .collect()
 }
 
-/// Deletes one session by row id (admin action). Returns whether it existed.
+/// The PostgreSQL `NOTIFY` channel of this installation, as an SQL expression: one per
+/// schema (channels are database-wide), and always a plain identifier of 35 bytes.
+pub const REVOCATION_CHANNEL_SQL: &str = "'gw_' || md5(coalesce(current_schema(), 'public'))";
+
+/// Payload prefix of a revocation notice naming one session by row id.
+pub const REVOKED_SESSION: &str = "session:";
+
+/// Payload prefix of a revocation notice naming every session of an account (disabled,
+/// rights changed, all sessions ended).
+pub const REVOKED_ACCOUNT: &str = "account:";
+
+fn notify_sql() -> String {
+    format!("SELECT pg_notify({REVOCATION_CHANNEL_SQL}, $1)")
+}
+
+/// Tells every server process on this PostgreSQL schema to drop its cached copy of what
+/// `payload` names (see [`REVOKED_SESSION`], [`REVOKED_ACCOUNT`]). Carries row ids only,
+/// never a token or a digest. Nothing to do on SQLite, which one process serves.
+///
+/// A failed notice is logged and not an error: the change is already in the database,
+/// and every cache entry expires within the auth cache TTL anyway.
+pub async fn notify_revoked(store: &Store, payload: &str) {
+    if store.backend() != Backend::Postgres {
+        return;
+    }
+    if let Err(error) = store.execute(&notify_sql(), vec![payload.into()]).await {
+        tracing::warn!(
+            detail = error.log_detail().unwrap_or(""),
+            "could not notify other processes of a revocation; they notice within the cache TTL"
+        );
+    }
+}
+
+/// Like [`notify_revoked`], inside a transaction: PostgreSQL delivers it at commit.
+pub async fn notify_revoked_in(
+    transaction: &mut dyn Transaction,
+    backend: Backend,
+    payload: &str,
+) -> Result<(), Error> {
+    if backend == Backend::Postgres {
+        transaction
+            .execute(&notify_sql(), vec![payload.into()])
+            .await?;
+    }
+    Ok(())
+}
+
+/// Deletes one session by row id (admin action, logout, expiry). Returns whether it
+/// existed. Other server processes are notified, so their caches forget it at once.
 pub async fn revoke_session(store: &Store, session_row_id: i64) -> Result<bool, Error> {
     let deleted = store
         .execute(
@@ -243,17 +291,23 @@ pub async fn revoke_session(store: &Store, session_row_id: i64) -> Result<bool, 
             vec![session_row_id.into()],
         )
         .await?;
+    if deleted > 0 {
+        notify_revoked(store, &format!("{REVOKED_SESSION}{session_row_id}")).await;
+    }
     Ok(deleted > 0)
 }
 
-/// Deletes every session of an account. Returns how many there were.
+/// Deletes every session of an account. Returns how many there were. Other server
+/// processes are notified.
 pub async fn revoke_user_sessions(store: &Store, account_id: i64) -> Result<u64, Error> {
-    store
+    let deleted = store
         .execute(
             "DELETE FROM sessions WHERE account_id = $1",
             vec![account_id.into()],
         )
-        .await
+        .await?;
+    notify_revoked(store, &format!("{REVOKED_ACCOUNT}{account_id}")).await;
+    Ok(deleted)
 }
 
 /// Deletes the sessions that [`lookup_session`] would refuse as expired at `now` (same

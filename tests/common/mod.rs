@@ -154,7 +154,7 @@ impl Server {
         &self.url
     }
 
-    /// The server's process id (to send it signals).
+    /// The server's process id (to send it signals, or to read `/proc/<pid>/status`).
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

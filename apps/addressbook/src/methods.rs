@@ -669,8 +669,9 @@ fn category_input(value: &Value) -> Result<CategoryInput, Error> {
     }
 }
 
-/// Converts a write's struct into changes. Unknown members (`last_mod`, `rights`, fields of
-/// other eGroupWare versions) are ignored, as eGroupWare did.
+/// Converts a write's struct into changes. Unknown members (`rights`, fields of other
+/// eGroupWare versions) are ignored, as eGroupWare did. A `last_mod` sent back with an
+/// update makes it conditional (optimistic concurrency, see [`expected_last_mod`]).
 fn changes_from_struct(
     members: &Struct,
     customfields: &[(String, String)],
@@ -725,6 +726,7 @@ fn changes_from_struct(
                 });
             }
             "cat_id" => changes.categories = Some(category_input(value)?),
+            "last_mod" => changes.expected_last_mod = expected_last_mod(value)?,
             other => {
                 if let Some(field) = model::stock_field(other) {
                     changes.fields.push((field, text(value)?));
@@ -738,6 +740,22 @@ fn changes_from_struct(
         }
     }
     Ok(changes)
+}
+
+/// The `last_mod` a client sent back with an update, as unix seconds: the dateTime `read`
+/// returned (UTC), or an integer; empty, `0` or nil mean "no check" (last writer wins).
+fn expected_last_mod(value: &Value) -> Result<Option<i64>, Error> {
+    let seconds = match value {
+        Value::Nil => return Ok(None),
+        Value::DateTime(moment) => moment.and_utc().timestamp(),
+        Value::String(text) if text.trim().is_empty() => return Ok(None),
+        Value::String(text) => text
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| Error::invalid("member 'last_mod': wanted a dateTime or a unix time"))?,
+        other => convert::<i64>(other, "member 'last_mod'")?,
+    };
+    Ok((seconds != 0).then_some(seconds))
 }
 
 async fn write(ctx: Ctx, params: Params) -> Result<Value, Error> {
@@ -998,6 +1016,7 @@ mod tests {
         assert_eq!(changes.id, None);
         assert_eq!(changes.fields, vec![("n_family", "O'Brien".to_owned())]);
         assert_eq!(changes.access, Some(Access::Private));
+        assert_eq!(changes.expected_last_mod, Some(5));
         assert_eq!(
             changes.categories,
             Some(CategoryInput::Named(vec![("0".into(), "Friends".into())]))

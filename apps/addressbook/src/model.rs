@@ -187,6 +187,10 @@ pub struct ContactChanges {
     pub fields: Vec<(&'static str, String)>,
     pub categories: Option<CategoryInput>,
     pub custom: Vec<(String, String)>,
+    /// The `last_mod` (unix seconds) the client read, when it sent one back: the update
+    /// then only applies if the contact still has it (optimistic concurrency), and fails
+    /// with [`groupware_api::Error::Conflict`] otherwise.
+    pub expected_last_mod: Option<i64>,
 }
 
 /// Checks a text value for storage: no NUL (PostgreSQL cannot store it) and bounded.

@@ -676,7 +676,13 @@ async fn update_contact(
     now: i64,
 ) -> Result<(), Error> {
     let mut binder = Binder::default();
-    let mut assignments = vec![format!("last_mod = {}", binder.bind(now))];
+    // `last_mod` doubles as the version optimistic concurrency compares, so it must change
+    // on every update, even two in the same second: it moves to `now` or one past itself.
+    let now_placeholder = binder.bind(now);
+    let mut assignments = vec![format!(
+        "last_mod = CASE WHEN last_mod >= {now_placeholder} THEN last_mod + 1 \
+         ELSE {now_placeholder} END"
+    )];
     if let Some(tid) = &changes.tid {
         assignments.push(format!("tid = {}", binder.bind(tid.as_str())));
     }
@@ -693,14 +699,25 @@ async fn update_contact(
         assignments.push(format!("{field} = {}", binder.bind(value.as_str())));
     }
     let id_placeholder = binder.bind(id);
-    tx.execute(
-        &format!(
-            "UPDATE addressbook_contacts SET {} WHERE id = {id_placeholder}",
-            assignments.join(", ")
-        ),
-        binder.params,
-    )
-    .await?;
+    let mut condition = format!("id = {id_placeholder}");
+    if let Some(expected) = changes.expected_last_mod {
+        condition.push_str(&format!(" AND last_mod = {}", binder.bind(expected)));
+    }
+    // One statement checks and writes, so two writers (in one process or several on one
+    // PostgreSQL) cannot both pass the check: the second waits for the first's row lock
+    // and then sees the new `last_mod`.
+    let changed = tx
+        .execute(
+            &format!(
+                "UPDATE addressbook_contacts SET {} WHERE {condition}",
+                assignments.join(", ")
+            ),
+            binder.params,
+        )
+        .await?;
+    if changed == 0 {
+        return Err(Error::Conflict);
+    }
     Ok(())
 }
 

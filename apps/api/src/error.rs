@@ -30,6 +30,10 @@ pub enum Error {
     /// The entry does not exist (or no longer exists).
     #[error("Entry does not exist: {0}")]
     NotFound(String),
+    /// An optimistic-concurrency check failed: the entry changed since the client read it
+    /// (the `last_mod` it sent back no longer matches). Nothing was written.
+    #[error("Entry was changed by someone else")]
+    Conflict,
     /// The method name is not in the registry (or not visible to this caller).
     #[error("Unknown method: {0}")]
     UnknownMethod(String),
@@ -64,7 +68,8 @@ impl From<Error> for Fault {
             Error::PermissionDenied(_)
             | Error::ParamCount(_)
             | Error::InvalidParams(_)
-            | Error::NotFound(_) => Fault::ERROR,
+            | Error::NotFound(_)
+            | Error::Conflict => Fault::ERROR,
             Error::UnknownMethod(_) => Fault::METHOD_NOT_FOUND,
             Error::Storage(_) => Fault::WARNING,
             Error::Internal(_) => Fault::INTERNAL,

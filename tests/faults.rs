@@ -1,0 +1,377 @@
+//! Faults of the environment: the database connection is cut mid-traffic (a TCP proxy
+//! inside the test stands between the server and PostgreSQL), the server is killed with
+//! SIGKILL during a write burst, and stopped with SIGTERM under load.
+//!
+//! Pass criteria: during the outage calls fail fast with fault 1003 and nothing is half
+//! written; after it the same process serves again by itself; after a crash or a stop
+//! every acknowledged write is there.
+
+mod common;
+
+use std::io::{Read as _, Write as _};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{PgSchema, Server, basic_authorization, encode_call, parse_response};
+use groupware_api::{Fault, Value};
+
+/// A TCP proxy to PostgreSQL that the test can cut and restore.
+struct Proxy {
+    address: String,
+    open: Arc<AtomicBool>,
+    live: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Proxy {
+    fn start(upstream: &str) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the proxy");
+        let address = listener.local_addr().expect("address").to_string();
+        let open = Arc::new(AtomicBool::new(true));
+        let live: Arc<Mutex<Vec<TcpStream>>> = Arc::new(Mutex::new(Vec::new()));
+        let upstream = upstream.to_owned();
+        let (open_flag, live_list) = (Arc::clone(&open), Arc::clone(&live));
+        thread::spawn(move || {
+            for client in listener.incoming() {
+                let Ok(client) = client else { continue };
+                if !open_flag.load(Ordering::SeqCst) {
+                    let _ = client.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    continue;
+                };
+                let mut live = live_list.lock().expect("lock");
+                for stream in [&client, &server] {
+                    if let Ok(clone) = stream.try_clone() {
+                        live.push(clone);
+                    }
+                }
+                drop(live);
+                pipe(&client, &server);
+                pipe(&server, &client);
+            }
+        });
+        Proxy {
+            address,
+            open,
+            live,
+        }
+    }
+
+    /// Drops every connection and refuses new ones, like a network partition.
+    fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        for stream in self.live.lock().expect("lock").drain(..) {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn restore(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+}
+
+fn pipe(from: &TcpStream, to: &TcpStream) {
+    let (Ok(mut from), Ok(mut to)) = (from.try_clone(), to.try_clone()) else {
+        return;
+    };
+    thread::spawn(move || {
+        let mut buffer = [0_u8; 16 * 1024];
+        loop {
+            match from.read(&mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    if to.write_all(&buffer[..n]).is_err() {
+                        break;
+                    }
+                }
+            }
+        }
+        let _ = to.shutdown(Shutdown::Both);
+        let _ = from.shutdown(Shutdown::Both);
+    });
+}
+
+/// An XML-RPC call that reports transport failures instead of panicking.
+fn try_call(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    tokens: &(String, String),
+    method: &str,
+    params: &[Value],
+) -> Result<Result<Value, Fault>, String> {
+    let response = client
+        .post(format!("{url}/xmlrpc"))
+        .header("Content-Type", "text/xml")
+        .header("Authorization", basic_authorization(&tokens.0, &tokens.1))
+        .body(encode_call(method, params))
+        .send()
+        .map_err(|error| error.to_string())?;
+    let text = response.text().map_err(|error| error.to_string())?;
+    parse_response(&text)
+}
+
+fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .no_proxy()
+        .build()
+        .expect("HTTP client")
+}
+
+fn contact(name: &str) -> Value {
+    Value::structure([
+        ("n_family", Value::from(name)),
+        ("n_given", Value::from("f")),
+    ])
+}
+
+fn find_family(
+    client: &reqwest::blocking::Client,
+    url: &str,
+    tokens: &(String, String),
+    name: &str,
+) -> usize {
+    let found = try_call(
+        client,
+        url,
+        tokens,
+        "addressbook.boaddressbook.search",
+        &[Value::structure([
+            ("query", Value::from(name)),
+            ("limit", Value::Int(100)),
+        ])],
+    )
+    .expect("transport")
+    .expect("search");
+    match found {
+        Value::Array(items) => items.len(),
+        other => panic!("search returned {other:?}"),
+    }
+}
+
+#[test]
+fn database_cut_fails_fast_and_recovers_without_restart() {
+    let Some(schema) = PgSchema::create("faults database cut") else {
+        return;
+    };
+    let direct = schema.url();
+    let Some(at) = direct.find("127.0.0.1:5432") else {
+        eprintln!(
+            "\n!!!!!!!! SKIPPED database cut: the test PostgreSQL is not 127.0.0.1:5432 !!!!!!!!\n"
+        );
+        return;
+    };
+    let proxy = Proxy::start("127.0.0.1:5432");
+    let through_proxy = format!(
+        "{}{}{}",
+        &direct[..at],
+        proxy.address,
+        &direct[at + "127.0.0.1:5432".len()..]
+    );
+    let (mut server, _) = Server::launch(&through_proxy, &["--demo"], &[]);
+    let tokens = server.login("demo", "guest");
+    let http = client();
+    let url = server.url().to_owned();
+    try_call(
+        &http,
+        &url,
+        &tokens,
+        "addressbook.boaddressbook.write",
+        &[contact("BeforeCut")],
+    )
+    .expect("transport")
+    .expect("a write before the cut");
+
+    proxy.cut();
+    for attempt in 0..5 {
+        let started = Instant::now();
+        let result = try_call(
+            &http,
+            &url,
+            &tokens,
+            "addressbook.boaddressbook.write",
+            &[contact(&format!("DuringCut{attempt}"))],
+        )
+        .expect("the server answers during the outage");
+        let took = started.elapsed();
+        match result {
+            Err(fault) => {
+                assert_eq!(fault.code, 1003, "{fault:?}");
+                assert_eq!(fault.message, "Database error");
+            }
+            Ok(value) => panic!("a write succeeded with the database cut off: {value:?}"),
+        }
+        assert!(
+            took < Duration::from_secs(6),
+            "attempt {attempt} took {took:?}"
+        );
+        eprintln!("outage attempt {attempt}: fault 1003 in {took:?}");
+    }
+    server.assert_alive();
+
+    proxy.restore();
+    let restored = Instant::now();
+    loop {
+        let result = try_call(
+            &http,
+            &url,
+            &tokens,
+            "addressbook.boaddressbook.write",
+            &[contact("AfterCut")],
+        )
+        .expect("transport");
+        if result.is_ok() {
+            break;
+        }
+        assert!(
+            restored.elapsed() < Duration::from_secs(15),
+            "no recovery 15 s after the database came back: {result:?}"
+        );
+        thread::sleep(Duration::from_millis(100));
+    }
+    eprintln!(
+        "recovered {:?} after the database came back",
+        restored.elapsed()
+    );
+    server.assert_alive();
+    assert_eq!(find_family(&http, &url, &tokens, "BeforeCut"), 1);
+    assert_eq!(find_family(&http, &url, &tokens, "AfterCut"), 1);
+    assert_eq!(
+        find_family(&http, &url, &tokens, "DuringCut"),
+        0,
+        "no partial rows"
+    );
+}
+
+/// Writers acknowledge names as the server confirms them; returns the acknowledged names
+/// once `stop` is set or the server goes away.
+fn write_burst(
+    url: &str,
+    tokens: &(String, String),
+    writers: usize,
+    stop: &AtomicBool,
+) -> Vec<String> {
+    let acknowledged = Mutex::new(Vec::new());
+    let counter = AtomicUsize::new(0);
+    thread::scope(|scope| {
+        for _ in 0..writers {
+            scope.spawn(|| {
+                let http = client();
+                while !stop.load(Ordering::SeqCst) {
+                    let name = format!("Burst{}", counter.fetch_add(1, Ordering::SeqCst));
+                    match try_call(
+                        &http,
+                        url,
+                        tokens,
+                        "addressbook.boaddressbook.write",
+                        &[contact(&name)],
+                    ) {
+                        Ok(Ok(Value::Int(_))) => acknowledged.lock().expect("lock").push(name),
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+            });
+        }
+    });
+    acknowledged.into_inner().expect("lock")
+}
+
+fn signal(pid: u32, name: &str) {
+    let status = std::process::Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+}
+
+/// Stops the server with `signal_name` during a write burst, restarts it on the same
+/// SQLite file and checks every acknowledged write.
+fn acknowledged_writes_survive(signal_name: &str) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let database = format!("sqlite://{}", dir.path().join("gw.db").display());
+    let (server, _) = Server::launch(&database, &["--demo"], &[]);
+    let tokens = server.login("demo", "guest");
+    let url = server.url().to_owned();
+    let pid = server.pid();
+    let stop = AtomicBool::new(false);
+    let acknowledged = thread::scope(|scope| {
+        let burst = scope.spawn(|| write_burst(&url, &tokens, 8, &stop));
+        thread::sleep(Duration::from_millis(1500));
+        signal(pid, signal_name);
+        thread::sleep(Duration::from_millis(500));
+        stop.store(true, Ordering::SeqCst);
+        burst.join().expect("writers")
+    });
+    drop(server);
+    assert!(
+        acknowledged.len() > 5,
+        "too few writes to judge: {}",
+        acknowledged.len()
+    );
+
+    let (restarted, _) = Server::launch(&database, &["--demo"], &[]);
+    let tokens = restarted.login("demo", "guest");
+    let http = client();
+    let found = try_call(
+        &http,
+        restarted.url(),
+        &tokens,
+        "addressbook.boaddressbook.search",
+        &[Value::structure([
+            ("query", Value::from("Burst")),
+            ("limit", Value::Int(100_000)),
+        ])],
+    )
+    .expect("transport")
+    .expect("search");
+    let Value::Array(items) = found else {
+        panic!("search returned {found:?}")
+    };
+    let stored: std::collections::HashSet<String> = items
+        .iter()
+        .filter_map(|item| {
+            item.as_struct()?
+                .get("n_family")?
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect();
+    let missing: Vec<&String> = acknowledged
+        .iter()
+        .filter(|name| !stored.contains(*name))
+        .collect();
+    eprintln!(
+        "{signal_name}: {} writes acknowledged, {} stored, {} missing",
+        acknowledged.len(),
+        stored.len(),
+        missing.len()
+    );
+    assert!(
+        missing.is_empty(),
+        "acknowledged but lost after {signal_name}: {missing:?}"
+    );
+    // Every stored contact is whole (no half-written record).
+    for item in &items {
+        let members = item.as_struct().expect("a struct");
+        assert_eq!(
+            members.get("n_given").and_then(Value::as_str),
+            Some("f"),
+            "{members:?}"
+        );
+    }
+}
+
+#[test]
+fn sigkill_during_a_write_burst_loses_no_acknowledged_write() {
+    acknowledged_writes_survive("KILL");
+}
+
+#[test]
+fn sigterm_under_load_loses_no_acknowledged_write() {
+    acknowledged_writes_survive("TERM");
+}
