@@ -3,7 +3,7 @@
 //! Not a test: run it by hand, on SQLite (a temporary file) and on PostgreSQL (a temporary
 //! schema at `GROUPWARE_TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/test`):
 //!
-//!     cargo run --release --example calendar_month -- [sqlite|postgres|both] [events]
+//!     cargo bench --bench calendar_month -- [sqlite|postgres|both] [events]
 //!
 //! `GW_BENCH_SQLITE=/path/bench.db` keeps the SQLite database for a look at query plans.
 //!
@@ -253,7 +253,8 @@ async fn postgres_admin(base_url: &str, sql: &str) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() {
-    let mut args = std::env::args().skip(1);
+    // `cargo bench` adds `--bench`; the arguments are ours after that.
+    let mut args = std::env::args().skip(1).filter(|arg| arg != "--bench");
     let which = args.next().unwrap_or_else(|| "both".into());
     let events: usize = args.next().map_or(100_000, |n| n.parse().unwrap());
     if which == "sqlite" || which == "both" {
