@@ -198,9 +198,19 @@ pub struct ServeArgs {
     #[arg(long, env = "GROUPWARE_MAX_BODY_BYTES", default_value_t = 4 * 1024 * 1024)]
     pub max_body_bytes: usize,
 
-    /// Seconds a request may take before it is abandoned with HTTP 503.
+    /// Seconds a request may take before it is abandoned: HTTP 408 while its body is still
+    /// arriving, HTTP 503 once the call runs.
     #[arg(long, env = "GROUPWARE_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
     pub request_timeout_secs: u64,
+
+    /// Open connections at most; connections beyond it are closed at once.
+    #[arg(long, env = "GROUPWARE_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
+    /// Seconds a connection has to send a complete request header (slow clients and idle
+    /// keep-alive connections are closed after it).
+    #[arg(long, env = "GROUPWARE_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_read_timeout_secs: u64,
 
     /// Serve the interop application (validator1.* and interop.echo), for checking XML-RPC
     /// clients against this server. Its methods need no login.
@@ -268,6 +278,14 @@ impl ServeArgs {
             (
                 "GROUPWARE_REQUEST_TIMEOUT_SECS",
                 self.request_timeout_secs.to_string(),
+            ),
+            (
+                "GROUPWARE_MAX_CONNECTIONS",
+                self.max_connections.to_string(),
+            ),
+            (
+                "GROUPWARE_HEADER_READ_TIMEOUT_SECS",
+                self.header_read_timeout_secs.to_string(),
             ),
             ("GROUPWARE_ENABLE_INTEROP", self.enable_interop.to_string()),
             ("GROUPWARE_JSONP", self.jsonp.to_string()),

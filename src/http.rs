@@ -25,7 +25,14 @@ use crate::tls::{HANDSHAKE_TIMEOUT, ReloadableTls};
 #[derive(Debug, Clone, Copy)]
 pub struct HttpLimits {
     pub max_body_bytes: usize,
+    /// Bounds the whole request: reading the body (408 when a client sends it too slowly)
+    /// and then the call (503).
     pub request_timeout: Duration,
+    /// Open connections at most; further ones are closed at once until one ends.
+    pub max_connections: usize,
+    /// A connection must deliver a request's complete header within this, or it is closed
+    /// (the slowloris defence; it also closes idle keep-alive connections).
+    pub header_read_timeout: Duration,
 }
 
 /// Settings of the operations endpoints (`/healthz`, `/readyz`, `/metrics`).
@@ -124,16 +131,12 @@ pub async fn serve_with(
                 .instrument(span)
             },
         );
-    let Some(tls) = tls else {
-        warp::serve(routes)
-            .incoming(listener)
-            .graceful(shutdown)
-            .run()
-            .await;
-        return;
-    };
+    // One accept loop for HTTP and HTTPS, so both get the connection cap and the header
+    // read timeout (warp's own `serve` has neither).
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
     let mut shutdown = std::pin::pin!(shutdown);
+    let mut refusing = false;
     loop {
         let (tcp, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -147,10 +150,43 @@ pub async fn serve_with(
             },
             () = &mut shutdown => break,
         };
-        let config = tls.current();
+        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+            if !refusing {
+                tracing::warn!(
+                    limit = limits.max_connections,
+                    "connection limit reached; closing new connections"
+                );
+                refusing = true;
+            }
+            drop(tcp);
+            continue;
+        };
+        refusing = false;
         let filtered = warp::service(routes.clone());
         let watcher = graceful.watcher();
+        let tls = tls.as_ref().map(|tls| tls.current());
         tokio::spawn(async move {
+            let _permit = permit;
+            let hyper_service = hyper::service::service_fn(
+                move |mut request: hyper::Request<hyper::body::Incoming>| {
+                    request.extensions_mut().insert(PeerAddr(peer));
+                    let mut filtered = filtered.clone();
+                    tower_service::Service::call(&mut filtered, request)
+                },
+            );
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder
+                .http1()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(limits.header_read_timeout);
+            let Some(config) = tls else {
+                let connection =
+                    builder.serve_connection_with_upgrades(TokioIo::new(tcp), hyper_service);
+                if let Err(error) = watcher.watch(connection).await {
+                    tracing::debug!(%peer, %error, "connection ended with an error");
+                }
+                return;
+            };
             let acceptor = tokio_rustls::TlsAcceptor::from(config);
             let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
                 Ok(Ok(stream)) => stream,
@@ -163,14 +199,6 @@ pub async fn serve_with(
                     return;
                 }
             };
-            let hyper_service = hyper::service::service_fn(
-                move |mut request: hyper::Request<hyper::body::Incoming>| {
-                    request.extensions_mut().insert(PeerAddr(peer));
-                    let mut filtered = filtered.clone();
-                    tower_service::Service::call(&mut filtered, request)
-                },
-            );
-            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
             let connection =
                 builder.serve_connection_with_upgrades(TokioIo::new(stream), hyper_service);
             if let Err(error) = watcher.watch(connection).await {
@@ -313,9 +341,16 @@ where
             "Unsupported content encoding: send the body uncompressed.\n",
         );
     }
-    let body = match read_body(headers, body, limits.max_body_bytes).await {
-        Ok(body) => body,
-        Err(response) => return response,
+    let reading = read_body(headers, body, limits.max_body_bytes);
+    let body = match tokio::time::timeout(limits.request_timeout, reading).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(response)) => return response,
+        Err(_) => {
+            return Response::plain(
+                408,
+                "The request body arrived too slowly and was abandoned.\n",
+            );
+        }
     };
     match endpoint {
         Endpoint::JsonRpc => with_timeout(limits, service.jsonrpc(body, credentials, info)).await,

@@ -184,6 +184,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let limits = HttpLimits {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
+        max_connections: args.max_connections.max(1),
+        header_read_timeout: Duration::from_secs(args.header_read_timeout_secs.max(1)),
     };
     let ops = Ops {
         metrics_token: args

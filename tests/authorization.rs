@@ -578,6 +578,8 @@ fn http_challenges_calls_without_credentials() {
     let limits = groupware::http::HttpLimits {
         max_body_bytes: 1 << 20,
         request_timeout: Duration::from_secs(30),
+        max_connections: 64,
+        header_read_timeout: Duration::from_secs(10),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = runtime.spawn(groupware::http::serve(listener, service, limits, async {
