@@ -150,7 +150,7 @@ async fn run(options: Options) {
         remote_addr: Some([127, 0, 0, 1].into()),
         user_agent: Some("call_path bench".into()),
     };
-    let mut login = Struct::new();
+    let mut login = Struct::default();
     login.insert("username".into(), Value::String("bench".into()));
     login.insert("password".into(), Value::String("bench-password-1".into()));
     let Ok(Value::Struct(tokens)) = auth.login(&login, &info).await else {

@@ -442,7 +442,7 @@ fn example_params(entry: &Entry) -> Vec<Value> {
             "dateTime.iso8601" => chrono::DateTime::from_timestamp(1_704_164_645, 0)
                 .map_or(Value::Nil, |moment| Value::DateTime(moment.naive_utc())),
             "base64" => Value::Base64(b"data".to_vec()),
-            "struct" => Value::Struct(Struct::new()),
+            "struct" => Value::Struct(Struct::default()),
             "array" => Value::Array(Vec::new()),
             "nil" => Value::Nil,
             _ => Value::from("text"),

@@ -15,6 +15,12 @@ use groupware::registry::Registry;
 use groupware::service::Service;
 use tracing_subscriber::EnvFilter;
 
+/// Threads for blocking work: SQLite statements (at most one per pooled connection, 8)
+/// and large request bodies. Tokio's default (512) let a burst of short SQLite calls
+/// leave ~30 idle threads behind, each holding allocator memory; nothing waits while
+/// holding one of these threads, so a queue here cannot deadlock.
+const MAX_BLOCKING_THREADS: usize = 16;
+
 fn main() -> std::process::ExitCode {
     match run() {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -30,6 +36,7 @@ fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .max_blocking_threads(MAX_BLOCKING_THREADS)
         .build()?;
     match cli.command {
         None => runtime.block_on(serve(cli.serve)),

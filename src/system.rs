@@ -155,7 +155,7 @@ fn signatures(entry: &Entry) -> Value {
 
 fn time(account: Option<&Account>) -> Value {
     let now = Utc::now().naive_utc();
-    let mut members = Struct::new();
+    let mut members = Struct::default();
     members.insert("system".into(), Value::DateTime(now));
     members.insert("system_tz_offset".into(), Value::Int(0));
     if account.is_some() {
@@ -334,7 +334,7 @@ fn class_list_methods(
             )));
         }
     };
-    let mut methods = Struct::new();
+    let mut methods = Struct::default();
     for member in dispatcher.registry.class_members(entry.class_prefix()) {
         let description = if soap {
             let first = member.signatures.first().copied().unwrap_or(&[]);

@@ -102,7 +102,7 @@ fn demo_seeds_sample_events(db: &Db) {
     assert_eq!(int(&events[0], "rights"), 31);
     let categories = demo.ok(
         "calendar.bocalendar.categories",
-        &[Value::Struct(Struct::new())],
+        &[Value::Struct(Struct::default())],
     );
     assert!(
         categories
@@ -626,7 +626,7 @@ fn rights_between_two_users(db: &Db) {
     );
     assert_eq!(
         demo.ok("calendar.bocalendar.get_grants", &[]),
-        Value::Struct(Struct::new())
+        Value::Struct(Struct::default())
     );
     assert_eq!(
         bob.call(READ, &[Value::Int(public)]).unwrap_err().code,

@@ -907,7 +907,7 @@ fn params_may_be_empty_absent_or_pretty_printed() {
             "list",
             Value::Array(vec![Value::from("a"), Value::Bool(true)]),
         ),
-        ("empty", Value::Struct(Struct::new())),
+        ("empty", Value::Struct(Struct::default())),
     ]);
     assert_eq!(server.call_raw(pretty), Ok(expected));
 }
@@ -946,7 +946,7 @@ fn nested_values_round_trip() {
             Value::Array(vec![
                 Value::structure([("id", Value::Int(1)), ("ok", Value::Bool(true))]),
                 Value::Array(vec![]),
-                Value::Struct(Struct::new()),
+                Value::Struct(Struct::default()),
                 Value::Nil,
                 Value::Double(-0.5),
             ]),

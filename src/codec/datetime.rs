@@ -30,7 +30,36 @@ pub fn parse(text: &str) -> Option<NaiveDateTime> {
 
 /// Formats the compact XML-RPC form `YYYYMMDDTHH:MM:SS`.
 pub fn format_compact(moment: &NaiveDateTime) -> String {
-    moment.format("%Y%m%dT%H:%M:%S").to_string()
+    let mut out = String::with_capacity(17);
+    push_compact(&mut out, moment);
+    out
+}
+
+/// Appends the compact form to `out`. Years 0–9999 are written digit by digit (a listing
+/// writes one per record, and chrono's format machinery cost more than the rest of the
+/// value); any other year goes through chrono, which writes it with its sign.
+pub fn push_compact(out: &mut String, moment: &NaiveDateTime) {
+    use chrono::{Datelike as _, Timelike as _};
+    let year = moment.year();
+    if !(0..=9999).contains(&year) {
+        out.push_str(&moment.format("%Y%m%dT%H:%M:%S").to_string());
+        return;
+    }
+    let digits = |out: &mut String, value: u32, width: u32| {
+        for place in (0..width).rev() {
+            let digit = value / 10_u32.pow(place) % 10;
+            out.push(char::from(b'0' + digit as u8));
+        }
+    };
+    digits(out, year.unsigned_abs(), 4);
+    digits(out, moment.month(), 2);
+    digits(out, moment.day(), 2);
+    out.push('T');
+    digits(out, moment.hour(), 2);
+    out.push(':');
+    digits(out, moment.minute(), 2);
+    out.push(':');
+    digits(out, moment.second(), 2);
 }
 
 /// Splits a trailing `Z` or numeric offset off; returns the offset in seconds east of UTC.

@@ -622,7 +622,7 @@ mod tests {
             Ok(vec![Value::Struct(members.clone())])
         );
         assert_eq!(
-            resolve_params("m", RawParams::Named(Struct::new()), Some(one_struct)),
+            resolve_params("m", RawParams::Named(Struct::default()), Some(one_struct)),
             Ok(vec![])
         );
         assert_eq!(

@@ -7,8 +7,6 @@
 //! `<int>` for values that fit 32 bits and `<i8>` beyond, compact dates, exactly two fault
 //! members.
 
-use std::fmt::Write as _;
-
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use groupware_api::{Fault, Struct, Value};
@@ -239,7 +237,7 @@ fn decode_base64(text: &str) -> Result<Vec<u8>, Fault> {
 }
 
 fn decode_struct(node: Node<'_, '_>, depth: usize) -> Result<Struct, Fault> {
-    let mut members = Struct::new();
+    let mut members = Struct::default();
     for member in elements(node) {
         if !member.tag_name().name().eq_ignore_ascii_case("member") {
             return Err(invalid("<struct> may only contain <member>"));
@@ -347,8 +345,10 @@ pub fn write_value(out: &mut String, value: &Value, depth: usize) -> Result<(), 
             } else {
                 "i8"
             };
-            // Writing into a String cannot fail.
-            let _ = write!(out, "<{tag}>{number}");
+            out.push('<');
+            out.push_str(tag);
+            out.push('>');
+            out.push_str(itoa::Buffer::new().format(*number));
             out.push_str("</");
             out.push_str(tag);
             out.push('>');
@@ -376,7 +376,7 @@ pub fn write_value(out: &mut String, value: &Value, depth: usize) -> Result<(), 
         }
         Value::DateTime(moment) => {
             out.push_str("<dateTime.iso8601>");
-            out.push_str(&datetime::format_compact(moment));
+            datetime::push_compact(out, moment);
             out.push_str("</dateTime.iso8601>");
         }
         Value::Base64(bytes) => {
@@ -418,14 +418,46 @@ fn format_double(number: f64) -> String {
     }
 }
 
+/// Whether `bytes` holds anything [`escape_into`] rewrites: a C0 control (tab and line
+/// ends included, so they take the careful path), `&`, `<`, `>` or the lead byte `0xEF` of
+/// U+FFFE/U+FFFF. Eight bytes are tested at a time with the classic word tricks
+/// (a zero byte in `v ^ repeated(b)` marks `b`; `(v - repeated(n)) & !v` marks a byte
+/// below `n`), since this runs over every string of every response.
+fn needs_escaping(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_le_bytes([0x01; 8]);
+    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
+    let has_zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = <[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes);
+        let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
+        let special = has_zero_byte(word ^ (ONES * u64::from(b'&')))
+            | has_zero_byte(word ^ (ONES * u64::from(b'<')))
+            | has_zero_byte(word ^ (ONES * u64::from(b'>')))
+            | has_zero_byte(word ^ (ONES * 0xEF));
+        if below_space | special != 0 {
+            return true;
+        }
+    }
+    chunks
+        .remainder()
+        .iter()
+        .any(|&byte| byte < 0x20 || matches!(byte, b'&' | b'<' | b'>' | 0xEF))
+}
+
 /// Escapes text for element content.
 ///
 /// `>` is escaped so `]]>` cannot appear; `\r` is written as a reference so XML's line-end
 /// normalisation does not turn it into `\n`. Characters XML 1.0 cannot carry at all (C0
 /// controls other than tab, LF, CR) become U+FFFD.
 pub fn escape_into(out: &mut String, text: &str) {
-    // Runs of text that need no escaping (nearly all of it) are copied in one piece.
     let bytes = text.as_bytes();
+    // Nearly every value needs no escaping at all and is copied in one piece.
+    if !needs_escaping(bytes) {
+        out.push_str(text);
+        return;
+    }
+    // Otherwise runs of text that need no escaping are still copied in one piece.
     let mut start = 0;
     for (index, &byte) in bytes.iter().enumerate() {
         let (replacement, width) = match byte {
@@ -616,5 +648,29 @@ mod tests {
         assert!(xml.contains("<name>faultCode</name><value><int>1004</int></value>"));
         assert!(xml.contains("<string>bad &lt;thing&gt;</string>"));
         assert_eq!(xml.matches("<member>").count(), 2);
+    }
+
+    #[test]
+    fn word_wise_escape_test_agrees_with_the_byte_rule() {
+        let naive = |bytes: &[u8]| {
+            bytes
+                .iter()
+                .any(|&byte| byte < 0x20 || matches!(byte, b'&' | b'<' | b'>' | 0xEF))
+        };
+        for filler in [b'a', 0x7F, 0x80, 0xFF, 0x21, 0x20, 0x3D, 0x3F] {
+            for length in 0..20 {
+                for position in 0..length {
+                    for byte in 0..=255_u8 {
+                        let mut bytes = vec![filler; length];
+                        bytes[position] = byte;
+                        assert_eq!(
+                            needs_escaping(&bytes),
+                            naive(&bytes),
+                            "filler {filler:#x}, byte {byte:#x} at {position} of {length}"
+                        );
+                    }
+                }
+            }
+        }
     }
 }

@@ -8,8 +8,9 @@
 //! would treat `$1` as a *named* parameter and number it by first appearance.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use deadpool_sqlite::rusqlite::types::{Value, ValueRef};
@@ -124,7 +125,7 @@ impl Database for SqliteStore {
         params: Vec<SqlValue>,
     ) -> BoxFuture<'a, Result<Vec<Row>, Error>> {
         Box::pin(async move {
-            let sql = translate_placeholders(sql).into_owned();
+            let sql = translated(sql);
             let connection = self.connection().await?;
             interact(&connection, move |conn| run_query(conn, &sql, params)).await
         })
@@ -136,7 +137,7 @@ impl Database for SqliteStore {
         params: Vec<SqlValue>,
     ) -> BoxFuture<'a, Result<u64, Error>> {
         Box::pin(async move {
-            let sql = translate_placeholders(sql).into_owned();
+            let sql = translated(sql);
             let connection = self.connection().await?;
             interact(&connection, move |conn| run_execute(conn, &sql, params)).await
         })
@@ -196,7 +197,7 @@ impl Transaction for SqliteTransaction {
         params: Vec<SqlValue>,
     ) -> BoxFuture<'a, Result<Vec<Row>, Error>> {
         Box::pin(async move {
-            let sql = translate_placeholders(sql).into_owned();
+            let sql = translated(sql);
             self.run(move |conn| run_query(conn, &sql, params)).await
         })
     }
@@ -207,7 +208,7 @@ impl Transaction for SqliteTransaction {
         params: Vec<SqlValue>,
     ) -> BoxFuture<'a, Result<u64, Error>> {
         Box::pin(async move {
-            let sql = translate_placeholders(sql).into_owned();
+            let sql = translated(sql);
             self.run(move |conn| run_execute(conn, &sql, params)).await
         })
     }
@@ -283,13 +284,19 @@ fn sqlite_error(error: rusqlite::Error) -> Error {
     Error::Storage(format!("SQLite: {error}"))
 }
 
-fn run_query(connection: &Connection, sql: &str, params: Vec<SqlValue>) -> Result<Vec<Row>, Error> {
-    let mut statement = connection.prepare_cached(sql).map_err(sqlite_error)?;
-    let columns: Arc<[String]> = statement
-        .column_names()
-        .into_iter()
-        .map(String::from)
-        .collect();
+fn run_query(
+    connection: &Connection,
+    text: &StatementText,
+    params: Vec<SqlValue>,
+) -> Result<Vec<Row>, Error> {
+    let mut statement = connection.prepare_cached(&text.sql).map_err(sqlite_error)?;
+    let columns = Arc::clone(text.columns.get_or_init(|| {
+        statement
+            .column_names()
+            .into_iter()
+            .map(String::from)
+            .collect()
+    }));
     let mut rows = statement
         .query(params_from_iter(params.into_iter().map(to_sqlite)))
         .map_err(sqlite_error)?;
@@ -309,8 +316,12 @@ fn run_query(connection: &Connection, sql: &str, params: Vec<SqlValue>) -> Resul
 
 /// Runs a statement and returns how many rows it changed; for a statement that returns
 /// rows (`INSERT … RETURNING`, `SELECT`) the number of rows, as PostgreSQL reports it.
-fn run_execute(connection: &Connection, sql: &str, params: Vec<SqlValue>) -> Result<u64, Error> {
-    let mut statement = connection.prepare_cached(sql).map_err(sqlite_error)?;
+fn run_execute(
+    connection: &Connection,
+    text: &StatementText,
+    params: Vec<SqlValue>,
+) -> Result<u64, Error> {
+    let mut statement = connection.prepare_cached(&text.sql).map_err(sqlite_error)?;
     let params = params_from_iter(params.into_iter().map(to_sqlite));
     if statement.column_count() == 0 {
         let changed = statement.execute(params).map_err(sqlite_error)?;
@@ -345,6 +356,43 @@ fn from_sqlite(value: ValueRef<'_>) -> Result<SqlValue, Error> {
         ),
         ValueRef::Blob(bytes) => SqlValue::Blob(bytes.to_vec()),
     })
+}
+
+/// How many translated statements [`translated`] keeps; past that the cache starts over.
+const TRANSLATION_CACHE: usize = 512;
+
+/// A statement's text in SQLite's placeholder form, and its result column names once a
+/// query has run it (they are the same every time: the schema only changes at startup).
+struct StatementText {
+    sql: Box<str>,
+    columns: OnceLock<Arc<[String]>>,
+}
+
+/// `sql` in SQLite's form, from a process-wide cache: the same statements come back on
+/// every call (a listing builds its text anew each time), and translating them and
+/// collecting their column names cost more than the lookup.
+fn translated(sql: &str) -> Arc<StatementText> {
+    type Cache = HashMap<Box<str>, Arc<StatementText>, foldhash::fast::RandomState>;
+    static CACHE: OnceLock<Mutex<Cache>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Mutex::default);
+    if let Some(hit) = cache
+        .lock()
+        .ok()
+        .and_then(|cache| cache.get(sql).map(Arc::clone))
+    {
+        return hit;
+    }
+    let entry = Arc::new(StatementText {
+        sql: Box::from(translate_placeholders(sql)),
+        columns: OnceLock::new(),
+    });
+    if let Ok(mut cache) = cache.lock() {
+        if cache.len() >= TRANSLATION_CACHE {
+            cache.clear();
+        }
+        cache.insert(Box::from(sql), Arc::clone(&entry));
+    }
+    entry
 }
 
 /// Rewrites `$1`, `$2`, … to `?1`, `?2`, … outside string literals, quoted identifiers

@@ -557,7 +557,7 @@ pub fn decode_value(node: roxmltree::Node<'_, '_>) -> Result<Value, String> {
             Value::Nil
         }
         "struct" => {
-            let mut members = Struct::new();
+            let mut members = Struct::default();
             for member in elements(typed)? {
                 expect_name(member, "member")?;
                 let parts = elements(member)?;

@@ -5,6 +5,7 @@
 
 use chrono::{NaiveDateTime, NaiveTime};
 use groupware_api::params::{StructExt as _, convert};
+use groupware_api::value::struct_with_capacity;
 use groupware_api::{
     Account, Ctx, Error, Flags, MethodDef, MethodTable, ParamDef, Params, Struct, StructDef, Value,
 };
@@ -505,7 +506,7 @@ async fn search(ctx: Ctx, params: Params) -> Result<Value, Error> {
     let store = ctx.store()?;
     let contacts = repo::list(store, caller.id, &query, custom).await?;
     let mut records: Vec<Value> = contacts
-        .iter()
+        .into_iter()
         .map(|contact| contact_to_value(caller, contact, fields.as_deref(), custom))
         .collect();
     if let Some(which) = include_users {
@@ -528,27 +529,34 @@ fn selected(fields: Option<&[String]>, name: &str) -> bool {
 /// non-empty field.
 fn contact_to_value(
     account: &Account,
-    contact: &Contact,
+    contact: Contact,
     fields: Option<&[String]>,
     custom: bool,
 ) -> Value {
-    let mut record = Struct::new();
+    /// Members every record carries besides the stock fields.
+    const FIXED_MEMBERS: usize = 9;
+    let filled = contact
+        .fields
+        .iter()
+        .filter(|value| !value.is_empty())
+        .count();
+    let mut record = struct_with_capacity(FIXED_MEMBERS + filled + contact.custom.len());
     record.insert("id".into(), Value::Int(contact.id));
-    record.insert("lid".into(), Value::from(contact.lid.as_str()));
-    record.insert("tid".into(), Value::from(contact.tid.as_str()));
+    record.insert("lid".into(), Value::String(contact.lid));
+    record.insert("tid".into(), Value::String(contact.tid));
     record.insert("owner".into(), Value::Int(contact.owner));
     record.insert("access".into(), Value::from(contact.access.as_str()));
     let categories: Struct = contact
         .categories
-        .iter()
-        .map(|(id, name)| (id.to_string(), Value::from(name.as_str())))
+        .into_iter()
+        .map(|(id, name)| (id.to_string(), Value::String(name)))
         .collect();
     record.insert("cat_id".into(), Value::Struct(categories));
     record.insert("last_mod".into(), to_wire_time(account, contact.last_mod));
     record.insert("rights".into(), Value::Int(contact.rights));
-    for (name, value) in STOCK_FIELDS.iter().zip(&contact.fields) {
+    for (name, value) in STOCK_FIELDS.iter().zip(contact.fields) {
         if !value.is_empty() && selected(fields, name) {
-            record.insert((*name).into(), Value::from(value.as_str()));
+            record.insert((*name).into(), Value::String(value));
         }
     }
     if let Some(bday) = contact.bday
@@ -560,9 +568,9 @@ fn contact_to_value(
         );
     }
     if custom {
-        for (name, value) in &contact.custom {
-            if !value.is_empty() && selected(fields, name) {
-                record.insert(name.clone(), Value::from(value.as_str()));
+        for (name, value) in contact.custom {
+            if !value.is_empty() && selected(fields, &name) {
+                record.insert(name, Value::String(value));
             }
         }
     }
@@ -572,13 +580,13 @@ fn contact_to_value(
 /// An account as a read-only pseudo contact (`tid` `p`, negative id).
 fn account_to_value(account: &AccountEntry, fields: Option<&[String]>) -> Value {
     let (given, family) = account.given_and_family();
-    let mut record = Struct::new();
+    let mut record = Struct::default();
     record.insert("id".into(), Value::Int(-account.account_id));
     record.insert("lid".into(), Value::from(account.username.as_str()));
     record.insert("tid".into(), Value::from("p"));
     record.insert("owner".into(), Value::Int(account.account_id));
     record.insert("access".into(), Value::from("public"));
-    record.insert("cat_id".into(), Value::Struct(Struct::new()));
+    record.insert("cat_id".into(), Value::Struct(Struct::default()));
     record.insert("rights".into(), Value::Int(rights::READ));
     let full_name = if account.full_name.trim().is_empty() {
         account.username.as_str()
@@ -629,7 +637,7 @@ async fn read(ctx: Ctx, params: Params) -> Result<Value, Error> {
         return Ok(account_to_value(&account, fields.as_deref()));
     }
     let contact = repo::read(store, caller.id, id).await?;
-    Ok(contact_to_value(caller, &contact, fields.as_deref(), true))
+    Ok(contact_to_value(caller, contact, fields.as_deref(), true))
 }
 
 /// Reads the `cat_id` of a write.

@@ -57,6 +57,9 @@ fn first_row(rows: Vec<Row>, what: &str) -> Result<Row, Error> {
         .ok_or_else(|| Error::Storage(format!("{what} returned no row")))
 }
 
+/// Where `select_columns` puts the first stock field.
+const FIRST_FIELD_COLUMN: usize = 6;
+
 fn select_columns() -> String {
     let mut columns = String::from("c.id, c.owner, c.tid, c.lid, c.private, c.bday, ");
     for field in STOCK_FIELDS {
@@ -86,50 +89,47 @@ fn visible_condition(caller: &str) -> String {
     )
 }
 
-/// Text column `name`, found at `index` without a search when it is there.
-fn text_at(row: &Row, index: usize, name: &str) -> Result<String, Error> {
-    if row
-        .columns()
-        .get(index)
-        .is_some_and(|column| column == name)
-    {
-        match row.values().get(index) {
-            Some(SqlValue::Null) => return Ok(String::new()),
-            Some(SqlValue::Text(text)) => return Ok(text.clone()),
-            _ => {}
-        }
-    }
-    row.text(name)
-}
-
-fn contact_from_row(row: &Row) -> Result<Contact, Error> {
+fn contact_from_row(mut row: Row) -> Result<Contact, Error> {
+    // Columns are read in the order `select_columns` names them, so each lookup by name
+    // finds its column at once; the stock fields are moved out by position (each still
+    // checked by name, with the lookup by name as the fallback for another statement).
+    let id = row.int("id")?;
+    let owner = row.int("owner")?;
+    let tid = row.text("tid")?;
+    let lid = row.text("lid")?;
+    let access = if row.flag("private")? {
+        Access::Private
+    } else {
+        Access::Public
+    };
     let bday = row.text("bday")?;
     let bday = if bday.is_empty() {
         None
     } else {
         NaiveDate::parse_from_str(&bday, "%Y-%m-%d").ok()
     };
-    // The stock fields follow each other in the order `select_columns` names them; each
-    // is still checked by name, so a different statement falls back to the lookup.
-    let first = row
-        .columns()
-        .iter()
-        .position(|column| column == STOCK_FIELDS[0])
-        .unwrap_or(0);
+    let first = match row.columns().get(FIRST_FIELD_COLUMN) {
+        Some(column) if column == STOCK_FIELDS[0] => FIRST_FIELD_COLUMN,
+        _ => row
+            .columns()
+            .iter()
+            .position(|column| column == STOCK_FIELDS[0])
+            .unwrap_or(0),
+    };
     let mut fields = Vec::with_capacity(STOCK_FIELDS.len());
     for (offset, field) in STOCK_FIELDS.iter().enumerate() {
-        fields.push(text_at(row, first + offset, field)?);
+        let text = match row.take_text_at(first + offset, field) {
+            Some(text) => text,
+            None => row.text(field)?,
+        };
+        fields.push(text);
     }
     Ok(Contact {
-        id: row.int("id")?,
-        owner: row.int("owner")?,
-        tid: row.text("tid")?,
-        lid: row.text("lid")?,
-        access: if row.flag("private")? {
-            Access::Private
-        } else {
-            Access::Public
-        },
+        id,
+        owner,
+        tid,
+        lid,
+        access,
         bday,
         fields,
         categories: Vec::new(),
@@ -411,8 +411,29 @@ pub async fn list(
         Backend::Postgres => (binder.bind(limit), binder.bind(offset)),
     };
     // The page is chosen on narrow rows (id and sort keys) and only its rows are read in
-    // full: sorting thousands of text matches stays in memory.
+    // full: sorting thousands of text matches stays in memory. The page carries its sort
+    // keys out, numbers its rows in that order (`position`, over at most a page of narrow
+    // rows), and the wide rows are put in that order here: an ORDER BY over the wide rows
+    // made the database copy every column of the page through a sorter.
     let conditions = conditions.join(" AND ");
+    let sort_keys: Vec<(String, &str)> = order
+        .iter()
+        .enumerate()
+        .map(|(index, (column, direction))| {
+            let alias = if *column == "id" {
+                "page_id".to_owned()
+            } else {
+                format!("sort_{index}")
+            };
+            (alias, *direction)
+        })
+        .collect();
+    let key_columns: String = order
+        .iter()
+        .zip(&sort_keys)
+        .filter(|((column, _), _)| *column != "id")
+        .map(|((column, _), (alias, _))| format!(", c.{column} AS {alias}"))
+        .collect();
     let page = if text_search && store.backend() == Backend::Postgres {
         // PostgreSQL estimates trigram matches as spread evenly and then prefers walking
         // the sorted index, testing every row; when the matches cluster in sort order
@@ -427,29 +448,40 @@ pub async fn list(
         format!(
             "WITH matches AS MATERIALIZED (SELECT c.id{keys} FROM addressbook_contacts c \
              WHERE {conditions}) \
-             SELECT c.id AS page_id FROM matches c ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+             SELECT c.id AS page_id{key_columns} FROM matches c ORDER BY {order} \
+             LIMIT {limit} OFFSET {offset}",
             keys = keys.concat(),
             order = order_by("c"),
         )
     } else {
         format!(
-            "SELECT c.id AS page_id FROM addressbook_contacts c WHERE {conditions} \
-             ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+            "SELECT c.id AS page_id{key_columns} FROM addressbook_contacts c \
+             WHERE {conditions} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
             order = order_by("c"),
         )
     };
+    let page_order = sort_keys
+        .iter()
+        .map(|(alias, direction)| format!("page.{alias} {direction}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!(
-        "SELECT {columns}, {rights_column} AS rights \
-         FROM ({page}) page JOIN addressbook_contacts c ON c.id = page.page_id \
-         ORDER BY {order}",
+        "SELECT {columns}, {rights_column} AS rights, ranked.position AS position \
+         FROM (SELECT page.page_id, row_number() OVER (ORDER BY {page_order}) AS position \
+         FROM ({page}) page) ranked \
+         JOIN addressbook_contacts c ON c.id = ranked.page_id",
         columns = select_columns(),
-        order = order_by("c"),
     );
     let rows = store.query(&sql, binder.params).await?;
-    let mut contacts = rows
-        .iter()
-        .map(contact_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
+    let mut ranked = rows
+        .into_iter()
+        .map(|row| {
+            let position = row.int("position")?;
+            Ok((position, contact_from_row(row)?))
+        })
+        .collect::<Result<Vec<_>, Error>>()?;
+    ranked.sort_unstable_by_key(|(position, _)| *position);
+    let mut contacts: Vec<Contact> = ranked.into_iter().map(|(_, contact)| contact).collect();
     attach_details(store, &mut contacts, custom).await?;
     Ok(contacts)
 }
@@ -468,7 +500,8 @@ pub async fn read(store: &Store, caller: i64, id: i64) -> Result<Contact, Error>
     );
     let rows = store.query(&sql, vec![caller.into(), id.into()]).await?;
     let row = rows
-        .first()
+        .into_iter()
+        .next()
         .ok_or_else(|| Error::NotFound(format!("contact {id}")))?;
     if !row.flag("visible")? {
         return Err(Error::AccessNotPermitted);

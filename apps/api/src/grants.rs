@@ -63,7 +63,7 @@ pub async fn get(store: &Store, app: &str, owner: i64) -> Result<Value, Error> {
             vec![app.into(), owner.into()],
         )
         .await?;
-    let mut listing = Struct::new();
+    let mut listing = Struct::default();
     for row in &rows {
         listing.insert(
             row.int("grantee")?.to_string(),

@@ -277,7 +277,7 @@ mod tests {
 
     #[test]
     fn missing_member_is_named() {
-        let members = Struct::new();
+        let members = Struct::default();
         let error = members.member::<String>("username").unwrap_err();
         assert_eq!(
             error.to_string(),

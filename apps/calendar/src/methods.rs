@@ -395,7 +395,7 @@ fn wire(caller: &Account, unix: i64) -> Value {
 
 /// An event as eGroupWare 1.2 sent it, in the caller's zone.
 fn event_to_value(caller: &Account, event: &Event) -> Struct {
-    let mut record = Struct::new();
+    let mut record = Struct::default();
     let zone = event.zone();
     record.insert("id".into(), Value::Int(event.id));
     record.insert("uid".into(), Value::from(event.uid.as_str()));

@@ -279,7 +279,7 @@ fn wire(caller: &Account, unix: i64) -> Value {
 /// An entry as eGroupWare sent it: wire names without the `info_` prefix, unset dates
 /// omitted.
 fn entry_to_value(caller: &Account, entry: &Entry) -> Value {
-    let mut record = Struct::new();
+    let mut record = Struct::default();
     record.insert("id".into(), Value::Int(entry.id));
     record.insert("type".into(), Value::from(entry.kind.as_str()));
     record.insert("from".into(), Value::from(entry.from.as_str()));
@@ -295,7 +295,7 @@ fn entry_to_value(caller: &Account, entry: &Entry) -> Value {
         "access".into(),
         Value::from(if entry.private { "private" } else { "public" }),
     );
-    let mut category = Struct::new();
+    let mut category = Struct::default();
     if let Some((id, name)) = &entry.category {
         category.insert(id.to_string(), Value::from(name.as_str()));
     }

@@ -589,11 +589,14 @@ mod tests {
     }
 
     fn calendar(day: Value) -> Value {
-        let mut year = Struct::new();
+        let mut year = Struct::default();
         for month in 1..=12 {
-            let mut days = Struct::new();
+            let mut days = Struct::default();
             for day_of_month in 1..=28 {
-                days.insert(format!("{day_of_month:02}"), Value::Struct(Struct::new()));
+                days.insert(
+                    format!("{day_of_month:02}"),
+                    Value::Struct(Struct::default()),
+                );
             }
             year.insert(format!("{month:02}"), Value::Struct(days));
         }
@@ -601,7 +604,7 @@ mod tests {
             april.insert("01".into(), day);
         }
         Value::structure([
-            ("1999", Value::Struct(Struct::new())),
+            ("1999", Value::Struct(Struct::default())),
             ("2000", Value::Struct(year)),
         ])
     }
@@ -620,7 +623,7 @@ mod tests {
     async fn nested_struct_names_what_is_missing() {
         let result = call(
             "validator1.nestedStructTest",
-            vec![Value::Struct(Struct::new())],
+            vec![Value::Struct(Struct::default())],
         )
         .await;
         assert_invalid(result, "member '2000' is missing");

@@ -43,7 +43,7 @@ fn check(kind: Kind, value: &Value, what: &str) -> Result<Value, Error> {
         Kind::Date => Value::DateTime(convert::<NaiveDateTime>(value, what)?),
         Kind::Struct => {
             let members: groupware_api::Struct = convert(value, what)?;
-            let mut echoed = groupware_api::Struct::new();
+            let mut echoed = groupware_api::Struct::default();
             for (name, member_kind) in [
                 ("varString", Kind::String),
                 ("varInt", Kind::Int),

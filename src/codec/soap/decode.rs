@@ -453,7 +453,7 @@ impl<'a, 'input> Decoder<'a, 'input> {
     /// Child elements by local name. A name that repeats collects its values in an array
     /// (literal arrays written as repeated elements).
     fn structure(&mut self, node: Node<'a, 'input>, depth: usize) -> Result<Value, Fault> {
-        let mut members = Struct::new();
+        let mut members = Struct::default();
         let mut repeated: Vec<String> = Vec::new();
         for child in node.children().filter(Node::is_element) {
             let name = child.tag_name().name();
@@ -480,7 +480,7 @@ impl<'a, 'input> Decoder<'a, 'input> {
 
     /// Apache `Map`: `<item><key>…</key><value>…</value></item>` pairs.
     fn map(&mut self, node: Node<'a, 'input>, depth: usize) -> Result<Value, Fault> {
-        let mut members = Struct::new();
+        let mut members = Struct::default();
         for item in node.children().filter(Node::is_element) {
             let mut key = None;
             let mut value = Value::Nil;
