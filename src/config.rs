@@ -28,28 +28,39 @@ pub enum Command {
     /// Apply pending database migrations and exit (the server also does this at start).
     Migrate(DatabaseArgs),
     /// Write a user's own contacts to standard output as vCard 4.0 (with --events: their
-    /// own calendar events as iCalendar).
+    /// own calendar events, with --infolog: their own InfoLog tasks, calls and notes, as
+    /// iCalendar).
     Export {
         #[command(flatten)]
         database: GlobalDatabaseArgs,
         /// Whose data.
         #[arg(long)]
         user: String,
-        /// Export calendar events (iCalendar) instead of contacts.
-        #[arg(long)]
+        /// Export calendar events (iCalendar VEVENTs) instead of contacts.
+        #[arg(long, conflicts_with = "infolog")]
         events: bool,
+        /// Export InfoLog entries instead of contacts: tasks and phone calls as VTODO,
+        /// notes as VJOURNAL, with parents, categories and responsible users.
+        #[arg(long)]
+        infolog: bool,
     },
     /// Read vCards (3.0 or 4.0) from standard input (or --file) into a user's addressbook
-    /// as new contacts (with --events: iCalendar events into their calendar).
+    /// as new contacts (with --events: iCalendar events into their calendar; with
+    /// --infolog: VTODOs and VJOURNALs into their InfoLog). Calendar and InfoLog imports
+    /// update what the user already has by UID.
     Import {
         #[command(flatten)]
         database: GlobalDatabaseArgs,
-        /// Whose addressbook or calendar.
+        /// Whose addressbook, calendar or InfoLog.
         #[arg(long)]
         user: String,
         /// Import calendar events (iCalendar; a known UID updates) instead of contacts.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "infolog")]
         events: bool,
+        /// Import InfoLog entries (iCalendar VTODO/VJOURNAL; a known UID updates; one
+        /// transaction, so a document that fails anywhere writes nothing).
+        #[arg(long)]
+        infolog: bool,
         /// Read this file instead of standard input.
         #[arg(long)]
         file: Option<PathBuf>,

@@ -58,10 +58,16 @@ fn run() -> anyhow::Result<()> {
             database,
             user,
             events,
+            infolog,
         }) => runtime.block_on(async {
             init_logging(LogFormat::Text);
             let store = open_store(&database.into()).await?;
-            if events {
+            if infolog {
+                let (text, count) = groupware::transfer::export_infolog(&store, &user).await?;
+                print!("{text}");
+                let noun = if count == 1 { "entry" } else { "entries" };
+                eprintln!("exported {count} InfoLog {noun} of '{user}'");
+            } else if events {
                 let (text, count) = groupware::transfer::export_events(&store, &user).await?;
                 print!("{text}");
                 eprintln!("exported {count} event(s) of '{user}'");
@@ -76,6 +82,7 @@ fn run() -> anyhow::Result<()> {
             database,
             user,
             events,
+            infolog,
             file,
         }) => runtime.block_on(async {
             init_logging(LogFormat::Text);
@@ -85,7 +92,18 @@ fn run() -> anyhow::Result<()> {
                 None => std::io::read_to_string(std::io::stdin()).context("reading stdin")?,
             };
             let store = open_store(&database.into()).await?;
-            if events {
+            if infolog {
+                let report = groupware::transfer::import_infolog(&store, &user, &text).await?;
+                for warning in &report.warnings {
+                    eprintln!("warning: {warning}");
+                }
+                let count = report.created + report.updated;
+                let noun = if count == 1 { "entry" } else { "entries" };
+                println!(
+                    "imported {count} InfoLog {noun} into '{user}' ({} created, {} updated)",
+                    report.created, report.updated
+                );
+            } else if events {
                 let count = groupware::transfer::import_events(&store, &user, &text).await?;
                 println!("imported {count} event(s) into '{user}'");
             } else {

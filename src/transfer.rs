@@ -1,13 +1,16 @@
 //! `groupware export` and `groupware import`: a user's own contacts as vCard 4.0
-//! (RFC 6350), written and parsed with the `calcard` crate, and (with `--events`) their
-//! own calendar events as iCalendar (RFC 5545) through the calendar's `ical` module.
+//! (RFC 6350), written and parsed with the `calcard` crate; with `--events` their own
+//! calendar events, with `--infolog` their own InfoLog entries, as iCalendar (RFC 5545)
+//! through the applications' `ical` modules. This file is the glue: it finds the user,
+//! turns ids into keys that mean something in another database and back, and writes.
 //!
-//! The common fields travel as standard properties (`FN`, `N`, `ORG`, `TITLE`, `EMAIL`,
-//! `TEL`, `ADR`, `URL`, `NOTE`, `BDAY`, `CATEGORIES`); every other non-empty eGroupWare field
-//! travels as `X-EGW-<FIELD>` (`tel_car` as `X-EGW-TEL-CAR`) so a round trip through this server loses nothing of the
-//! stock fields. Custom field values travel as `X-EGW-CUSTOM-<NAME>`, imported when the
-//! custom field exists. Imports always create new contacts owned by the user (with
-//! `PRIVATE` access when `CLASS:PRIVATE` says so); they never overwrite.
+//! The common contact fields travel as standard properties (`FN`, `N`, `ORG`, `TITLE`,
+//! `EMAIL`, `TEL`, `ADR`, `URL`, `NOTE`, `BDAY`, `CATEGORIES` by name); every other
+//! non-empty eGroupWare field travels as `X-EGW-<FIELD>` (`tel_car` as `X-EGW-TEL-CAR`) so a
+//! round trip through this server loses nothing of the stock fields. Custom field values
+//! travel as `X-EGW-CUSTOM-<NAME>`, imported when the custom field exists. Contact imports
+//! always create new contacts owned by the user (with `PRIVATE` access when `CLASS:PRIVATE`
+//! says so) and create or reuse their categories by name; they never overwrite.
 
 use anyhow::{Context as _, bail};
 use calcard::vcard::{
@@ -15,7 +18,9 @@ use calcard::vcard::{
     VCardType, VCardValue, VCardVersion,
 };
 use calcard::{Entry, Parser};
-use groupware_addressbook::model::{Access, ContactChanges, ListQuery, STOCK_FIELDS};
+use groupware_addressbook::model::{
+    Access, CategoryInput, ContactChanges, ListQuery, STOCK_FIELDS,
+};
 use groupware_addressbook::repo;
 use groupware_api::store::Store;
 
@@ -122,14 +127,7 @@ pub async fn export_contacts(store: &Store, username: &str) -> anyhow::Result<(S
         let field = |name: &str| contact.field(name);
         let mut card = VCard::default();
         let mut push = |entry: VCardEntry| card.entries.push(entry);
-        let full_name = if field("fn").is_empty() {
-            format!("{} {}", field("n_given"), field("n_family"))
-                .trim()
-                .to_owned()
-        } else {
-            field("fn").to_owned()
-        };
-        push(VCardEntry::new(VCardProperty::Fn).with_value(full_name));
+        push(VCardEntry::new(VCardProperty::Fn).with_value(full_name(contact)));
         push(
             VCardEntry::new(VCardProperty::N)
                 .with_values(N_PARTS.iter().map(|name| text(field(name))).collect()),
@@ -178,6 +176,17 @@ pub async fn export_contacts(store: &Store, username: &str) -> anyhow::Result<(S
                         .with_value(field(name).to_owned()),
                 );
             }
+        }
+        if !contact.categories.is_empty() {
+            push(
+                VCardEntry::new(VCardProperty::Categories).with_values(
+                    contact
+                        .categories
+                        .iter()
+                        .map(|(_, name)| text(name))
+                        .collect(),
+                ),
+            );
         }
         if let Some(bday) = contact.bday {
             push(
@@ -290,6 +299,20 @@ fn to_changes(card: &VCard, custom_names: &[String]) -> ContactChanges {
                 };
                 for (index, name) in parts.iter().enumerate() {
                     set(&mut changes, name, component(entry, index + 2));
+                }
+            }
+            VCardProperty::Categories => {
+                // Created or reused by name, as the addressbook's `{id: name}` form does.
+                let names: Vec<(String, String)> = entry
+                    .values
+                    .iter()
+                    .filter_map(VCardValue::as_text)
+                    .map(str::trim)
+                    .filter(|name| !name.is_empty())
+                    .map(|name| ("0".to_owned(), name.to_owned()))
+                    .collect();
+                if !names.is_empty() {
+                    changes.categories = Some(CategoryInput::Named(names));
                 }
             }
             VCardProperty::Title => set(&mut changes, "title", entry_text(entry)),
@@ -438,4 +461,310 @@ pub async fn import_events(store: &Store, username: &str, text: &str) -> anyhow:
         written += 1;
     }
     Ok(written)
+}
+
+/// A contact's name as export writes it in `FN` (and as InfoLog links name contacts).
+fn full_name(contact: &groupware_addressbook::model::Contact) -> String {
+    if contact.field("fn").is_empty() {
+        format!("{} {}", contact.field("n_given"), contact.field("n_family"))
+            .trim()
+            .to_owned()
+    } else {
+        contact.field("fn").to_owned()
+    }
+}
+
+/// Writes every InfoLog entry `username` owns as one iCalendar document (tasks and phone
+/// calls as VTODO, notes as VJOURNAL); returns it and the count.
+///
+/// References become keys that mean something in another database: the parent and linked
+/// entries and events by UID, responsible users by account name, linked contacts by full
+/// name. A link to something the user cannot read is left out with a warning.
+pub async fn export_infolog(store: &Store, username: &str) -> anyhow::Result<(String, usize)> {
+    use groupware_infolog::ical::Outgoing;
+    use groupware_infolog::model::{Filter, Scope, SearchQuery};
+    let owner = account_id(store, username).await?;
+    let everything = SearchQuery {
+        filter: Filter {
+            scope: Scope::Own,
+            status: None,
+            date: None,
+        },
+        columns: Vec::new(),
+        responsible: None,
+        category: None,
+        pattern: String::new(),
+        order: vec![("id", false)],
+        start: None,
+        num_rows: None,
+        parent: None,
+        linked: None,
+        subs: true,
+        today: (0, 0),
+        date_range: (0, 0),
+    };
+    let entries = groupware_infolog::repo::search(store, owner, &everything)
+        .await
+        .context("reading the InfoLog entries")?;
+    let mut names = std::collections::HashMap::new();
+    let mut outgoing = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        let parent_uid = if entry.id_parent == 0 {
+            None
+        } else {
+            let uid = infolog_uid(store, owner, &entries, entry.id_parent).await;
+            if uid.is_none() {
+                tracing::warn!(
+                    entry = entry.id,
+                    "parent {} is not readable",
+                    entry.id_parent
+                );
+            }
+            uid
+        };
+        let mut responsible = Vec::with_capacity(entry.responsible.len());
+        for account in &entry.responsible {
+            if !names.contains_key(account) {
+                let name = crate::accounts::find_by_id(store, *account)
+                    .await?
+                    .map(|account| account.username);
+                names.insert(*account, name);
+            }
+            if let Some(Some(name)) = names.get(account) {
+                responsible.push(name.clone());
+            }
+        }
+        // By name, so that the text does not depend on the database's account ids.
+        responsible.sort();
+        let mut links = Vec::with_capacity(entry.links.len());
+        for link in &entry.links {
+            let key = match link.app.as_str() {
+                "infolog" => infolog_uid(store, owner, &entries, link.id).await,
+                "calendar" => groupware_calendar::repo::read(store, owner, link.id)
+                    .await
+                    .ok()
+                    .map(|event| event.uid),
+                "addressbook" => groupware_addressbook::repo::read(store, owner, link.id)
+                    .await
+                    .ok()
+                    .map(|contact| full_name(&contact))
+                    .filter(|name| !name.is_empty()),
+                _ => None,
+            };
+            match key {
+                Some(key) => links.push((link.app.clone(), key)),
+                None => tracing::warn!(
+                    entry = entry.id,
+                    "link to {}:{} left out: not readable",
+                    link.app,
+                    link.id
+                ),
+            }
+        }
+        outgoing.push(Outgoing {
+            entry: entry.clone(),
+            parent_uid,
+            responsible,
+            links,
+        });
+    }
+    Ok((groupware_infolog::ical::export(&outgoing), outgoing.len()))
+}
+
+/// The UID of InfoLog entry `id`: from the exported list, else read if `owner` may.
+async fn infolog_uid(
+    store: &Store,
+    owner: i64,
+    entries: &[groupware_infolog::model::Entry],
+    id: i64,
+) -> Option<String> {
+    match entries.iter().find(|other| other.id == id) {
+        Some(other) => Some(other.uid.clone()),
+        None => groupware_infolog::repo::read(store, owner, id)
+            .await
+            .ok()
+            .map(|other| other.uid),
+    }
+}
+
+/// An application error for the command line, which (unlike a client) may see what the
+/// database said.
+fn with_detail(error: groupware_api::Error) -> anyhow::Error {
+    match error.log_detail() {
+        Some(detail) => anyhow::anyhow!("{error}: {detail}"),
+        None => anyhow::Error::new(error),
+    }
+}
+
+/// What an InfoLog import did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InfologImport {
+    pub created: usize,
+    pub updated: usize,
+    /// References that could not be resolved (unknown account names, parents, links);
+    /// the entries were written without them.
+    pub warnings: Vec<String>,
+}
+
+/// Reads an iCalendar document's VTODOs and VJOURNALs into `username`'s InfoLog, in one
+/// transaction: an entry whose UID the user already owns is updated, any other created;
+/// parents and links are re-made by UID (to entries of the same document or ones the user
+/// can read), responsible users by account name, contact links by full name when exactly
+/// one visible contact has it. Text that does not parse, or any entry that cannot be
+/// written, writes nothing.
+pub async fn import_infolog(
+    store: &Store,
+    username: &str,
+    text: &str,
+) -> anyhow::Result<InfologImport> {
+    use groupware_infolog::model::{EntryChanges, Link};
+    use groupware_infolog::repo as infolog;
+    use std::collections::HashMap;
+    let account = crate::accounts::find_by_username(store, username)
+        .await?
+        .with_context(|| format!("no account named {username:?}"))?;
+    let owner = account.id;
+    let parsed = groupware_infolog::ical::import(text, groupware_api::zone::of(&account))
+        .map_err(|error| anyhow::anyhow!("not an iCalendar document we can read: {error}"))?;
+    let mut report = InfologImport::default();
+
+    // Everything outside InfoLog is looked up before the transaction starts.
+    let mut accounts: HashMap<String, Option<i64>> = HashMap::new();
+    let mut contacts: Option<HashMap<String, Vec<i64>>> = None;
+    let mut outside: Vec<(Vec<i64>, Vec<Link>)> = Vec::with_capacity(parsed.len());
+    for incoming in &parsed {
+        let mut responsible = Vec::new();
+        for name in &incoming.responsible {
+            if !accounts.contains_key(name) {
+                let found = crate::accounts::find_by_username(store, name)
+                    .await?
+                    .map(|account| account.id);
+                accounts.insert(name.clone(), found);
+            }
+            match accounts.get(name) {
+                Some(Some(id)) => responsible.push(*id),
+                _ => report
+                    .warnings
+                    .push(format!("responsible user {name:?} does not exist here")),
+            }
+        }
+        let mut links = Vec::new();
+        for (app, key) in &incoming.links {
+            let id = match app.as_str() {
+                "calendar" => groupware_calendar::repo::find_by_uid(store, owner, key).await?,
+                "addressbook" => {
+                    if contacts.is_none() {
+                        let mut by_name: HashMap<String, Vec<i64>> = HashMap::new();
+                        for contact in repo::list(store, owner, &ListQuery::default(), true)
+                            .await
+                            .context("reading the contacts")?
+                        {
+                            by_name
+                                .entry(full_name(&contact))
+                                .or_default()
+                                .push(contact.id);
+                        }
+                        contacts = Some(by_name);
+                    }
+                    contacts
+                        .as_ref()
+                        .and_then(|by_name| by_name.get(key))
+                        .filter(|ids| ids.len() == 1)
+                        .map(|ids| ids[0])
+                }
+                // InfoLog links are re-made once the document's entries exist.
+                _ => continue,
+            };
+            match id {
+                Some(id) => links.push(Link {
+                    app: app.clone(),
+                    id,
+                }),
+                None => report
+                    .warnings
+                    .push(format!("link to {app} {key:?} left out: not found")),
+            }
+        }
+        outside.push((responsible, links));
+    }
+
+    let now = chrono::Utc::now().timestamp();
+    let mut transaction = store.begin().await?;
+    let tx = &mut *transaction;
+    let mut ids: HashMap<String, i64> = HashMap::new();
+    let mut written = Vec::with_capacity(parsed.len());
+    for (index, (incoming, (responsible, links))) in parsed.iter().zip(&outside).enumerate() {
+        let mut changes = incoming.changes.clone();
+        if let Some(uid) = &changes.uid
+            && let Some((id, entry_owner)) = infolog::find_by_uid_in(tx, owner, uid).await?
+            && entry_owner == owner
+        {
+            changes.id = Some(id);
+        }
+        changes.id_parent = Some(0);
+        changes.responsible = Some(responsible.clone());
+        changes.links = Some(links.clone());
+        let id = infolog::write_in(tx, owner, &changes, now)
+            .await
+            .map_err(with_detail)
+            .with_context(|| format!("writing entry {} of the document", index + 1))?;
+        if changes.id.is_some() {
+            report.updated += 1;
+        } else {
+            report.created += 1;
+        }
+        if let Some(uid) = &changes.uid {
+            ids.insert(uid.clone(), id);
+        }
+        written.push(id);
+    }
+    // Second pass: parents and InfoLog links, now that every entry has an id.
+    for (index, (incoming, (_, links))) in parsed.iter().zip(&outside).enumerate() {
+        let mut resolve = async |uid: &str| -> anyhow::Result<Option<i64>> {
+            Ok(match ids.get(uid) {
+                Some(id) => Some(*id),
+                None => infolog::find_by_uid_in(tx, owner, uid)
+                    .await?
+                    .map(|(id, _)| id),
+            })
+        };
+        let mut parent = None;
+        if let Some(uid) = &incoming.parent_uid {
+            parent = resolve(uid).await?;
+            if parent.is_none() {
+                report
+                    .warnings
+                    .push(format!("parent {uid:?} of entry {} not found", index + 1));
+            }
+        }
+        let mut all_links = links.clone();
+        for (app, key) in incoming.links.iter().filter(|(app, _)| app == "infolog") {
+            match resolve(key).await? {
+                Some(id) => all_links.push(Link {
+                    app: app.clone(),
+                    id,
+                }),
+                None => report
+                    .warnings
+                    .push(format!("link to infolog {key:?} left out: not found")),
+            }
+        }
+        if parent.is_none() && all_links.len() == links.len() {
+            continue;
+        }
+        let relink = EntryChanges {
+            id: Some(written[index]),
+            id_parent: parent,
+            links: Some(all_links),
+            check_defaults: false,
+            touch_modified: false,
+            ..EntryChanges::default()
+        };
+        infolog::write_in(tx, owner, &relink, now)
+            .await
+            .map_err(with_detail)
+            .with_context(|| format!("linking entry {} of the document", index + 1))?;
+    }
+    transaction.commit().await?;
+    Ok(report)
 }

@@ -9,10 +9,12 @@
 //! `get_grants` and `set_grants`. Field names are accepted with and without the `info_`
 //! prefix on input and sent without it.
 //!
+//! - [`ical`]: entries as iCalendar VTODO/VJOURNAL and back (`groupware export --infolog`);
 //! - [`methods`]: the method table and the thin adapters between wire values and the model;
 //! - [`model`]: entries, the search filter grammar, status rules and defaults;
 //! - [`repo`]: every SQL statement of the app, run through the request's store.
 
+pub mod ical;
 pub mod methods;
 pub mod model;
 pub mod repo;

@@ -125,13 +125,29 @@ fn entry_from_row(row: &Row) -> Result<Entry, Error> {
     })
 }
 
-async fn attach_details(store: &Store, entries: &mut [Entry]) -> Result<(), Error> {
+/// Where a read runs: on the pool, or inside a write's transaction (so that an import of
+/// many entries sees its own earlier writes and commits once).
+enum Conn<'a> {
+    Pool(&'a Store),
+    Tx(&'a mut dyn Transaction),
+}
+
+impl Conn<'_> {
+    async fn query(&mut self, sql: &str, params: Vec<SqlValue>) -> Result<Vec<Row>, Error> {
+        match self {
+            Conn::Pool(store) => store.query(sql, params).await,
+            Conn::Tx(tx) => tx.query(sql, params).await,
+        }
+    }
+}
+
+async fn attach_details(conn: &mut Conn<'_>, entries: &mut [Entry]) -> Result<(), Error> {
     let ids: Vec<i64> = entries.iter().map(|entry| entry.id).collect();
     for chunk in ids.chunks(IN_CHUNK) {
         let mut binder = Binder::default();
         let list: Vec<String> = chunk.iter().map(|id| binder.bind(*id)).collect();
         let list = list.join(", ");
-        let rows = store
+        let rows = conn
             .query(
                 &format!(
                     "SELECT info_id, account_id FROM infolog_responsible \
@@ -146,7 +162,7 @@ async fn attach_details(store: &Store, entries: &mut [Entry]) -> Result<(), Erro
                 entry.responsible.push(row.int("account_id")?);
             }
         }
-        let rows = store
+        let rows = conn
             .query(
                 &format!(
                     "SELECT info_id, app, app_id FROM infolog_links \
@@ -316,13 +332,17 @@ pub async fn search(store: &Store, caller: i64, query: &SearchQuery) -> Result<V
         .iter()
         .map(entry_from_row)
         .collect::<Result<Vec<_>, _>>()?;
-    attach_details(store, &mut entries).await?;
+    attach_details(&mut Conn::Pool(store), &mut entries).await?;
     Ok(entries)
 }
 
 /// Reads one entry: `NotFound` if it does not exist, `AccessNotPermitted` if the caller may
 /// not read it.
 pub async fn read(store: &Store, caller: i64, id: i64) -> Result<Entry, Error> {
+    read_with(&mut Conn::Pool(store), caller, id).await
+}
+
+async fn read_with(conn: &mut Conn<'_>, caller: i64, id: i64) -> Result<Entry, Error> {
     let sql = format!(
         "SELECT {COLUMNS}, {rights} AS rights, CASE WHEN {visible} THEN 1 ELSE 0 END AS visible \
          FROM infolog_entries i {joins} WHERE i.info_id = $2",
@@ -330,7 +350,7 @@ pub async fn read(store: &Store, caller: i64, id: i64) -> Result<Entry, Error> {
         visible = visible_condition("$1"),
         joins = joins("$1"),
     );
-    let rows = store.query(&sql, vec![caller.into(), id.into()]).await?;
+    let rows = conn.query(&sql, vec![caller.into(), id.into()]).await?;
     let row = rows
         .first()
         .ok_or_else(|| Error::NotFound(format!("infolog entry {id}")))?;
@@ -338,7 +358,7 @@ pub async fn read(store: &Store, caller: i64, id: i64) -> Result<Entry, Error> {
         return Err(Error::AccessNotPermitted);
     }
     let mut entries = vec![entry_from_row(row)?];
-    attach_details(store, &mut entries).await?;
+    attach_details(conn, &mut entries).await?;
     entries
         .pop()
         .ok_or_else(|| Error::Internal("entry vanished".into()))
@@ -533,12 +553,44 @@ pub async fn write(
     changes: &EntryChanges,
     now: i64,
 ) -> Result<i64, Error> {
+    let mut transaction = store.begin().await?;
+    let id = write_in(&mut *transaction, caller, changes, now).await?;
+    transaction.commit().await?;
+    Ok(id)
+}
+
+/// The entry with `uid` that `caller` may read, their own first: `(id, owner)`.
+/// Importers use it to update instead of duplicating, and to find parents and links.
+pub async fn find_by_uid_in(
+    tx: &mut dyn Transaction,
+    caller: i64,
+    uid: &str,
+) -> Result<Option<(i64, i64)>, Error> {
+    let sql = format!(
+        "SELECT i.info_id, i.info_owner FROM infolog_entries i {joins} \
+         WHERE i.info_uid = $2 AND {visible} \
+         ORDER BY CASE WHEN i.info_owner = $1 THEN 0 ELSE 1 END, i.info_id LIMIT 1",
+        joins = joins("$1"),
+        visible = visible_condition("$1"),
+    );
+    let rows = tx.query(&sql, vec![caller.into(), uid.into()]).await?;
+    rows.first()
+        .map(|row| Ok((row.int("info_id")?, row.int("info_owner")?)))
+        .transpose()
+}
+
+/// [`write`] inside the caller's transaction, so that several writes commit (or roll back)
+/// together; returns the id.
+pub async fn write_in(
+    tx: &mut dyn Transaction,
+    caller: i64,
+    changes: &EntryChanges,
+    now: i64,
+) -> Result<i64, Error> {
     let old = match changes.id {
-        Some(id) => Some(read(store, caller, id).await?),
+        Some(id) => Some(read_with(&mut Conn::Tx(&mut *tx), caller, id).await?),
         None => None,
     };
-    let mut transaction = store.begin().await?;
-    let tx = &mut *transaction;
     let (mut entry, status_only) = match old {
         None => {
             let entry = new_entry(caller, changes, now);
@@ -691,7 +743,6 @@ pub async fn write(
             .await?;
         }
     }
-    transaction.commit().await?;
     Ok(id)
 }
 
