@@ -21,7 +21,7 @@
 # Environment: DURATION (60), CLIENTS (200), USERS (20; the clients share them), CALLS
 # (40 per session), CONTACTS (50 seeded per user), BACKENDS ("sqlite postgres"),
 # PG_URL (postgres://postgres@127.0.0.1:5432/test; a schema is created and dropped with
-# psql), SLOWLORIS (0), SLOW_CLIENTS (50), SLOW_THINK_MS (20), SLOW_DURATION (30),
+# psql), SLOWLORIS (0), SLOW_CLIENTS (50), SLOW_THINK_MS (100), SLOW_DURATION (30),
 # LOCKOUT (1100), GROUPWARE_BIN (another build of the server).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,7 +35,7 @@ BACKENDS=${BACKENDS:-sqlite postgres}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 SLOWLORIS=${SLOWLORIS:-0}
 SLOW_CLIENTS=${SLOW_CLIENTS:-50}
-SLOW_THINK_MS=${SLOW_THINK_MS:-20}
+SLOW_THINK_MS=${SLOW_THINK_MS:-100}
 SLOW_DURATION=${SLOW_DURATION:-30}
 LOCKOUT=${LOCKOUT:-1100}
 export PGOPTIONS="-c client_min_messages=warning"

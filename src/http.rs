@@ -571,3 +571,36 @@ fn into_http(response: Response, request_id: &str) -> HttpResponse<Bytes> {
             fallback
         })
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_count_per_ipv4_address_and_per_ipv6_64() {
+        let key = |text: &str| AddressSlots::key(text.parse().unwrap());
+        assert_eq!(key("192.0.2.7"), key("192.0.2.7"));
+        assert_ne!(key("192.0.2.7"), key("192.0.2.8"));
+        assert_eq!(key("::ffff:192.0.2.7"), key("192.0.2.7"));
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+    }
+
+    #[test]
+    fn an_address_gets_its_places_back_when_connections_end() {
+        let slots = Arc::new(AddressSlots::new(2));
+        let address: IpAddr = "192.0.2.7".parse().unwrap();
+        let first = AddressSlots::take(&slots, address).unwrap();
+        let _second = AddressSlots::take(&slots, address).unwrap();
+        assert!(AddressSlots::take(&slots, address).is_none());
+        assert!(AddressSlots::take(&slots, "192.0.2.8".parse().unwrap()).is_some());
+        drop(first);
+        assert!(AddressSlots::take(&slots, address).is_some());
+        let unlimited = Arc::new(AddressSlots::new(0));
+        let held: Vec<_> = (0..100)
+            .map(|_| AddressSlots::take(&unlimited, address))
+            .collect();
+        assert!(held.iter().all(Option::is_some));
+    }
+}
