@@ -506,7 +506,8 @@ type HashingJob = Box<dyn FnOnce() + Send>;
 /// thread that computes it, and the allocator keeps freed memory in per-thread arenas, so
 /// hashing on whichever of up to 512 blocking threads happens to be free grows the
 /// resident size by 19 MiB per arena touched (hundreds of MiB under a flood of
-/// `username:password` requests). On a few fixed threads it stays at a few times 19 MiB.
+/// `username:password` requests). On a few fixed threads, each checking passwords in one
+/// working memory it keeps ([`ARGON2_MEMORY`]), it stays at 19 MiB per thread.
 fn hashing_threads() -> &'static std::sync::mpsc::Sender<HashingJob> {
     static SENDER: OnceLock<std::sync::mpsc::Sender<HashingJob>> = OnceLock::new();
     SENDER.get_or_init(|| {
@@ -597,11 +598,58 @@ fn verify_blocking(password: &[u8], stored: &str) -> Verdict {
             needs_rehash: false,
         };
     };
-    let matches = hasher().verify_password(password, &parsed).is_ok();
+    let matches = argon2_matches(password, &parsed)
+        .unwrap_or_else(|| hasher().verify_password(password, &parsed).is_ok());
     Verdict {
         matches,
         needs_rehash: matches && is_outdated(&parsed),
     }
+}
+
+thread_local! {
+    /// The Argon2 working memory of this thread (one of the [`hashing_threads`]), kept
+    /// between logins. Allocating 19 MiB per check made glibc raise its mmap threshold
+    /// after the first free, so later blocks came from malloc arenas and stayed resident:
+    /// a 200-client load test peaked near 300 MiB, three blocks in each of four arenas.
+    static ARGON2_MEMORY: std::cell::RefCell<Vec<argon2::Block>> =
+        const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Checks `password` against an Argon2 PHC hash using this thread's reusable working
+/// memory: `Some(matches)`, or `None` when the hash cannot be checked that way (not an
+/// Argon2 hash or unreadable parameters), for the caller to use the allocating path.
+fn argon2_matches(password: &[u8], hash: &PasswordHash<'_>) -> Option<bool> {
+    let algorithm = Algorithm::try_from(hash.algorithm).ok()?;
+    let version = match hash.version {
+        Some(version) => Version::try_from(version).ok()?,
+        None => Version::default(),
+    };
+    let params = Params::try_from(hash).ok()?;
+    let expected = hash.hash?;
+    let mut salt = [0_u8; 64];
+    let salt = hash.salt?.decode_b64(&mut salt).ok()?;
+    let blocks = params.block_count();
+    let hasher = Argon2::new(algorithm, version, params);
+    let mut output = vec![0_u8; expected.len()];
+    let computed = if blocks <= Params::DEFAULT.block_count() {
+        ARGON2_MEMORY.with_borrow_mut(|memory| {
+            if memory.len() < blocks {
+                memory.resize(blocks, argon2::Block::default());
+            }
+            hasher.hash_password_into_with_memory(
+                password,
+                salt,
+                &mut output,
+                &mut memory[..blocks],
+            )
+        })
+    } else {
+        // Stronger than today's parameters (an imported hash): not worth keeping.
+        let mut memory = vec![argon2::Block::default(); blocks];
+        hasher.hash_password_into_with_memory(password, salt, &mut output, &mut memory)
+    };
+    // A hash that cannot be computed (bad salt length and the like) matches nothing.
+    Some(computed.is_ok() && crypto::ct_eq(&output, expected.as_bytes()))
 }
 
 /// Whether a hash is weaker than what we would produce today.
@@ -711,6 +759,32 @@ mod tests {
         );
         let garbage = check_password("pw".into(), "md5:abc".into()).await.unwrap();
         assert!(!garbage.matches);
+    }
+
+    #[test]
+    fn reused_memory_agrees_with_argon2s_own_check() {
+        let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
+        for (algorithm, version, m_cost) in [
+            (Algorithm::Argon2id, Version::V0x13, 2048),
+            (Algorithm::Argon2id, Version::V0x13, 1024),
+            (Algorithm::Argon2i, Version::V0x13, 1024),
+            (Algorithm::Argon2d, Version::V0x10, 1024),
+        ] {
+            let hasher = Argon2::new(algorithm, version, Params::new(m_cost, 1, 1, None).unwrap());
+            let stored = hasher.hash_password(b"secret", &salt).unwrap().to_string();
+            let parsed = PasswordHash::new(&stored).unwrap();
+            for attempt in [&b"secret"[..], b"Secret", b""] {
+                let own = hasher.verify_password(attempt, &parsed).is_ok();
+                assert_eq!(
+                    argon2_matches(attempt, &parsed),
+                    Some(own),
+                    "{stored} with {attempt:?}"
+                );
+            }
+        }
+        let foreign =
+            PasswordHash::new("$scrypt$ln=4,r=8,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA").unwrap();
+        assert_eq!(argon2_matches(b"x", &foreign), None);
     }
 
     #[test]

@@ -218,6 +218,15 @@ pub struct ServeArgs {
     #[arg(long, env = "GROUPWARE_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
 
+    /// Open connections at most from one client address (IPv6: one /64); connections
+    /// beyond it are closed at once. 0 turns this cap off.
+    #[arg(
+        long,
+        env = "GROUPWARE_MAX_CONNECTIONS_PER_ADDRESS",
+        default_value_t = 256
+    )]
+    pub max_connections_per_address: usize,
+
     /// Seconds a connection has to send a complete request header (slow clients and idle
     /// keep-alive connections are closed after it).
     #[arg(long, env = "GROUPWARE_HEADER_READ_TIMEOUT_SECS", default_value_t = 10)]
@@ -293,6 +302,10 @@ impl ServeArgs {
             (
                 "GROUPWARE_MAX_CONNECTIONS",
                 self.max_connections.to_string(),
+            ),
+            (
+                "GROUPWARE_MAX_CONNECTIONS_PER_ADDRESS",
+                self.max_connections_per_address.to_string(),
             ),
             (
                 "GROUPWARE_HEADER_READ_TIMEOUT_SECS",

@@ -4,9 +4,10 @@
 //! to [`handle`], which enforces the transport rules (body limit, content type, content
 //! encoding, timeouts) and calls the framework-free [`Service`].
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -30,6 +31,9 @@ pub struct HttpLimits {
     pub request_timeout: Duration,
     /// Open connections at most; further ones are closed at once until one ends.
     pub max_connections: usize,
+    /// Open connections at most from one client address (IPv6: one /64), so that a single
+    /// client cannot take every place under `max_connections`; 0 means no such cap.
+    pub max_connections_per_address: usize,
     /// A connection must deliver a request's complete header within this, or it is closed
     /// (the slowloris defence; it also closes idle keep-alive connections).
     pub header_read_timeout: Duration,
@@ -135,6 +139,7 @@ pub async fn serve_with(
     // read timeout (warp's own `serve` has neither).
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let per_address = Arc::new(AddressSlots::new(limits.max_connections_per_address));
     let mut shutdown = std::pin::pin!(shutdown);
     let mut refusing = false;
     loop {
@@ -162,11 +167,17 @@ pub async fn serve_with(
             continue;
         };
         refusing = false;
+        let Some(slot) = AddressSlots::take(&per_address, peer.ip()) else {
+            // Logged at debug: one greedy address would otherwise flood the log.
+            tracing::debug!(%peer, "connection limit per address reached; closing");
+            drop(tcp);
+            continue;
+        };
         let filtered = warp::service(routes.clone());
         let watcher = graceful.watcher();
         let tls = tls.as_ref().map(|tls| tls.current());
         tokio::spawn(async move {
-            let _permit = permit;
+            let _permit = (permit, slot);
             let hyper_service = hyper::service::service_fn(
                 move |mut request: hyper::Request<hyper::body::Incoming>| {
                     request.extensions_mut().insert(PeerAddr(peer));
@@ -208,6 +219,78 @@ pub async fn serve_with(
     }
     drop(listener);
     graceful.shutdown().await;
+}
+
+/// Open connections per client address, for [`HttpLimits::max_connections_per_address`].
+///
+/// Without it a slowloris client on one address could hold every place under the global
+/// cap for as long as it keeps reconnecting, and new connections of everyone else would be
+/// closed at once.
+struct AddressSlots {
+    limit: usize,
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// A connection's place in [`AddressSlots`], given back when the connection ends.
+struct AddressSlot {
+    slots: Arc<AddressSlots>,
+    key: IpAddr,
+}
+
+impl AddressSlots {
+    fn new(limit: usize) -> Self {
+        AddressSlots {
+            limit,
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The key an address counts under: IPv4 (also when mapped into IPv6) as it is, IPv6
+    /// by its /64 prefix, since one client usually holds a whole /64.
+    fn key(address: IpAddr) -> IpAddr {
+        match address {
+            IpAddr::V4(_) => address,
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => {
+                    let prefix = u128::from(v6) & !((1_u128 << 64) - 1);
+                    IpAddr::V6(Ipv6Addr::from(prefix))
+                }
+            },
+        }
+    }
+
+    /// A place for one more connection from `address`, or `None` when it already has
+    /// `limit` open (never `None` without a limit; the count is kept anyway, it is cheap).
+    fn take(slots: &Arc<AddressSlots>, address: IpAddr) -> Option<AddressSlot> {
+        let key = Self::key(address);
+        let mut open = slots.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = open.entry(key).or_insert(0);
+        if slots.limit > 0 && *count >= slots.limit {
+            return None;
+        }
+        *count += 1;
+        Some(AddressSlot {
+            slots: Arc::clone(slots),
+            key,
+        })
+    }
+}
+
+impl Drop for AddressSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .slots
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.key) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                open.remove(&self.key);
+            }
+        }
+    }
 }
 
 /// A short random id that ties a request's log lines together (and is sent back as
@@ -487,4 +570,37 @@ fn into_http(response: Response, request_id: &str) -> HttpResponse<Bytes> {
             *fallback.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
             fallback
         })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_count_per_ipv4_address_and_per_ipv6_64() {
+        let key = |text: &str| AddressSlots::key(text.parse().unwrap());
+        assert_eq!(key("192.0.2.7"), key("192.0.2.7"));
+        assert_ne!(key("192.0.2.7"), key("192.0.2.8"));
+        assert_eq!(key("::ffff:192.0.2.7"), key("192.0.2.7"));
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff::9"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+    }
+
+    #[test]
+    fn an_address_gets_its_places_back_when_connections_end() {
+        let slots = Arc::new(AddressSlots::new(2));
+        let address: IpAddr = "192.0.2.7".parse().unwrap();
+        let first = AddressSlots::take(&slots, address).unwrap();
+        let _second = AddressSlots::take(&slots, address).unwrap();
+        assert!(AddressSlots::take(&slots, address).is_none());
+        assert!(AddressSlots::take(&slots, "192.0.2.8".parse().unwrap()).is_some());
+        drop(first);
+        assert!(AddressSlots::take(&slots, address).is_some());
+        let unlimited = Arc::new(AddressSlots::new(0));
+        let held: Vec<_> = (0..100)
+            .map(|_| AddressSlots::take(&unlimited, address))
+            .collect();
+        assert!(held.iter().all(Option::is_some));
+    }
 }

@@ -210,6 +210,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         max_body_bytes: args.max_body_bytes,
         request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
         max_connections: args.max_connections.max(1),
+        max_connections_per_address: args.max_connections_per_address,
         header_read_timeout: Duration::from_secs(args.header_read_timeout_secs.max(1)),
     };
     let ops = Ops {

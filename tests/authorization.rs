@@ -579,6 +579,7 @@ fn http_challenges_calls_without_credentials() {
         max_body_bytes: 1 << 20,
         request_timeout: Duration::from_secs(30),
         max_connections: 64,
+        max_connections_per_address: 0,
         header_read_timeout: Duration::from_secs(10),
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -1,6 +1,7 @@
 //! Slow and greedy clients: the header read timeout closes a connection that trickles its
 //! header (slowloris) while normal clients are served, the connection cap closes
-//! connections beyond it, and a body that arrives too slowly gets 408.
+//! connections beyond it, one address cannot take every place under that cap, and a body
+//! that arrives too slowly gets 408.
 
 mod common;
 
@@ -91,6 +92,75 @@ fn connections_beyond_the_cap_are_closed() {
         assert!(Instant::now() < deadline, "no place freed up: {reply:?}");
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// A connection to `server` from the loopback address `source` (any 127.x.y.z works on
+/// Linux), so one test can play several clients.
+fn connect_from(source: &str, server: &Server) -> TcpStream {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("runtime");
+    let stream = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket
+            .bind(format!("{source}:0").parse().expect("source address"))
+            .expect("bind the source address");
+        socket
+            .connect(address(server).parse().expect("server address"))
+            .await
+            .expect("connect")
+    });
+    let stream = stream.into_std().expect("std stream");
+    stream.set_nonblocking(false).expect("blocking mode");
+    stream
+}
+
+#[test]
+fn one_address_cannot_take_every_place() {
+    let server = Server::start(&[
+        "--max-connections",
+        "8",
+        "--max-connections-per-address",
+        "4",
+    ]);
+    // A slowloris client on 127.0.0.2 opens more connections than the whole cap and
+    // trickles a header on each.
+    let mut held = Vec::new();
+    for _ in 0..12 {
+        let mut stream = connect_from("127.0.0.2", &server);
+        let _ = stream.write_all(b"POST /xmlrpc HTTP/1.1\r\nHost: x\r\n");
+        held.push(stream);
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    // Only four of them are kept; the others were closed at once.
+    let mut closed = 0;
+    for stream in &mut held {
+        if closed_within(stream, Duration::from_millis(500)) {
+            closed += 1;
+        }
+    }
+    assert_eq!(
+        closed, 8,
+        "connections beyond the per-address cap are closed"
+    );
+    // Clients on another address still get places, on new connections.
+    for _ in 0..3 {
+        let mut stream = connect_from("127.0.0.1", &server);
+        let body = common::encode_call("system.time", &[]);
+        let request = format!(
+            "POST /xmlrpc HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).expect("request");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("read timeout");
+        let mut reply = String::new();
+        let _ = stream.read_to_string(&mut reply);
+        assert!(reply.starts_with("HTTP/1.1 200"), "{reply:?}");
+    }
+    drop(held);
 }
 
 #[test]
