@@ -935,8 +935,13 @@ fn http_level_abuse() {
             .strip_prefix("HTTP/1.1 ")
             .and_then(|rest| rest.get(..3))
             .and_then(|code| code.parse().ok());
+        // A 4xx, or a well-formed protocol fault: an absolute-form target names the same
+        // path, so it reaches the decoder, which faults on the empty body, unless hyper
+        // has already seen the half-closed connection and closed it without a reply.
+        let protocol_fault = text.contains("<methodResponse><fault>");
         let ok = took <= DEADLINE + Duration::from_millis(200)
             && match status {
+                Some(200) => protocol_fault,
                 Some(code) => (400..500).contains(&code),
                 None => outcome.is_ok() || reply.is_empty(),
             }
