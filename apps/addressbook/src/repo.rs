@@ -250,13 +250,40 @@ async fn readable_books(store: &Store, caller: i64) -> Result<Vec<(i64, i64)>, E
 /// the rest of a large addressbook. Text search goes through the trigram index over
 /// `search_text` (FTS5 on SQLite, pg_trgm on PostgreSQL), so its cost follows the number
 /// of matches, not the size of the addressbook.
+///
+/// Most callers read only their own addressbook, so the listing is first run on it alone,
+/// in a statement that also counts the addressbooks shared with the caller (one statement
+/// per page in the common case). Only when there are some, or the page came back empty and
+/// so could not tell, are the caller's grants read and, if there are shared addressbooks,
+/// the listing run over all of them.
 pub async fn list(
     store: &Store,
     caller: i64,
     query: &ListQuery,
     custom: bool,
 ) -> Result<Vec<Contact>, Error> {
+    let own = [(caller, rights::ALL)];
+    let (contacts, shared) = list_in_books(store, caller, query, custom, &own).await?;
+    if shared == Some(0) {
+        return Ok(contacts);
+    }
     let books = readable_books(store, caller).await?;
+    if books.len() == 1 {
+        return Ok(contacts);
+    }
+    Ok(list_in_books(store, caller, query, custom, &books).await?.0)
+}
+
+/// The listing over `books` (the caller's own first, with the rights held on each). With
+/// only the caller's own book it also returns, from the same statement, how many other
+/// addressbooks the caller may read (`None` when no row came back to carry the count).
+async fn list_in_books(
+    store: &Store,
+    caller: i64,
+    query: &ListQuery,
+    custom: bool,
+    books: &[(i64, i64)],
+) -> Result<(Vec<Contact>, Option<i64>), Error> {
     let mut binder = Binder::default();
     let mut conditions = Vec::new();
     let me = binder.bind(caller);
@@ -267,7 +294,7 @@ pub async fn list(
         let mut owners = Vec::with_capacity(books.len());
         let mut private_owners = Vec::new();
         let mut cases = String::from("CASE c.owner");
-        for (owner, held) in &books {
+        for (owner, held) in books {
             // PostgreSQL refuses a statement with a parameter it never sees, so the caller's
             // own placeholder is reused rather than bound twice.
             let placeholder = if *owner == caller {
@@ -465,8 +492,19 @@ pub async fn list(
         .map(|(alias, direction)| format!("page.{alias} {direction}"))
         .collect::<Vec<_>>()
         .join(", ");
+    let own_only = books.len() == 1;
+    let shared_count = if own_only {
+        format!(
+            ", (SELECT count(*) FROM addressbook_grants WHERE grantee = {me} \
+             AND owner <> {me} AND (rights & {read}) <> 0) AS shared_books",
+            read = rights::READ
+        )
+    } else {
+        String::new()
+    };
     let sql = format!(
-        "SELECT {columns}, {rights_column} AS rights, ranked.position AS position{details} \
+        "SELECT {columns}, {rights_column} AS rights, ranked.position AS position{details}\
+         {shared_count} \
          FROM (SELECT page.page_id, row_number() OVER (ORDER BY {page_order}) AS position \
          FROM ({page}) page) ranked \
          JOIN addressbook_contacts c ON c.id = ranked.page_id",
@@ -474,6 +512,10 @@ pub async fn list(
         details = detail_columns(store.backend(), custom),
     );
     let rows = store.query(&sql, binder.params).await?;
+    let shared = match rows.first() {
+        Some(row) if own_only => Some(row.int("shared_books")?),
+        _ => None,
+    };
     let mut ranked = rows
         .into_iter()
         .map(|row| {
@@ -493,7 +535,8 @@ pub async fn list(
         })
         .collect::<Result<Vec<_>, Error>>()?;
     ranked.sort_unstable_by_key(|(position, _)| *position);
-    Ok(ranked.into_iter().map(|(_, contact)| contact).collect())
+    let contacts = ranked.into_iter().map(|(_, contact)| contact).collect();
+    Ok((contacts, shared))
 }
 
 /// Columns carrying each listed contact's categories (`[[id, name], …]`) and, with
