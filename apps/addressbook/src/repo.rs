@@ -89,7 +89,7 @@ fn visible_condition(caller: &str) -> String {
     )
 }
 
-fn contact_from_row(mut row: Row) -> Result<Contact, Error> {
+fn contact_from_row(row: &mut Row) -> Result<Contact, Error> {
     // Columns are read in the order `select_columns` names them, so each lookup by name
     // finds its column at once; the stock fields are moved out by position (each still
     // checked by name, with the lookup by name as the fallback for another statement).
@@ -518,7 +518,9 @@ async fn list_in_books(
     };
     let mut ranked = rows
         .into_iter()
-        .map(|row| {
+        .map(|mut row| {
+            // In column order: each lookup by name then finds its column at once.
+            let mut contact = contact_from_row(&mut row)?;
             let position = row.int("position")?;
             let categories = row.opt_text("category_list")?;
             let custom_values = if custom {
@@ -526,7 +528,6 @@ async fn list_in_books(
             } else {
                 None
             };
-            let mut contact = contact_from_row(row)?;
             contact.categories = parse_detail_list(categories.as_deref())?;
             contact.categories.sort_unstable();
             contact.custom = parse_detail_list(custom_values.as_deref())?;
@@ -587,14 +588,14 @@ pub async fn read(store: &Store, caller: i64, id: i64) -> Result<Contact, Error>
         visible = visible_condition("$1"),
     );
     let rows = store.query(&sql, vec![caller.into(), id.into()]).await?;
-    let row = rows
+    let mut row = rows
         .into_iter()
         .next()
         .ok_or_else(|| Error::NotFound(format!("contact {id}")))?;
     if !row.flag("visible")? {
         return Err(Error::AccessNotPermitted);
     }
-    let mut contacts = vec![contact_from_row(row)?];
+    let mut contacts = vec![contact_from_row(&mut row)?];
     attach_details(store, &mut contacts, true).await?;
     contacts
         .pop()
