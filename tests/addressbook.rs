@@ -499,7 +499,9 @@ fn sharing_needs_grants(db: &Db) {
     let seen = bob.search(&[]);
     assert_eq!(
         families(&seen),
-        ["Bobsown", "Hopper", "Lovelace", "Secret", "Shared", "Turing"]
+        [
+            "Bobsown", "Hopper", "Lovelace", "Secret", "Shared", "Turing"
+        ]
     );
     demo.ab("set_grants", &[Value::structure([("bob", Value::Int(0))])]);
     assert_eq!(families(&bob.search(&[])), ["Bobsown"], "revoked");

@@ -565,9 +565,7 @@ fn detail_columns(backend: Backend, custom: bool) -> String {
 }
 
 /// Reads a column of [`detail_columns`]; PostgreSQL's aggregate of no rows is `NULL`.
-fn parse_detail_list<T: serde::de::DeserializeOwned>(
-    text: Option<&str>,
-) -> Result<Vec<T>, Error> {
+fn parse_detail_list<T: serde::de::DeserializeOwned>(text: Option<&str>) -> Result<Vec<T>, Error> {
     match text {
         None => Ok(Vec::new()),
         Some(text) => serde_json::from_str(text)
