@@ -6,6 +6,7 @@
 use chrono::{NaiveDateTime, NaiveTime};
 use groupware_api::params::{StructExt as _, convert};
 use groupware_api::value::struct_with_capacity;
+use groupware_api::zone::unix_now;
 use groupware_api::{
     Account, Ctx, Error, Flags, MethodDef, MethodTable, ParamDef, Params, Struct, StructDef, Value,
 };
@@ -425,10 +426,6 @@ pub fn methods() -> MethodTable {
             ),
         ],
     }
-}
-
-fn unix_now() -> i64 {
-    chrono::Utc::now().timestamp()
 }
 
 /// A stored UTC unix time as the caller's wall-clock time (the account's time zone).
@@ -879,11 +876,7 @@ async fn customfields(ctx: Ctx, params: Params) -> Result<Value, Error> {
 
 async fn deleted(ctx: Ctx, params: Params) -> Result<Value, Error> {
     let caller = ctx.caller()?;
-    let param: Value = params.single()?;
-    let since = match &param {
-        Value::Struct(members) => members.optional_member::<i64>("lastmod")?.unwrap_or(-1),
-        other => convert::<i64>(other, "parameter 1 (lastmod)")?,
-    };
+    let since = params.lastmod()?;
     let tombstones = repo::deleted_since(ctx.store()?, caller.id, since).await?;
     Ok(Value::Array(
         tombstones

@@ -5,8 +5,9 @@
 //! on their data of one application: READ 1, ADD 2, EDIT 4, DELETE 8, PRIVATE 16. The
 //! addressbook predates it and keeps its own `addressbook_grants`.
 
+use crate::ctx::Ctx;
 use crate::error::Error;
-use crate::params::convert;
+use crate::params::{Params, convert};
 use crate::store::{Store, Transaction};
 use crate::value::{Struct, Value};
 
@@ -130,4 +131,22 @@ pub async fn set(store: &Store, app: &str, owner: i64, members: &Struct) -> Resu
         }
     }
     transaction.commit().await
+}
+
+/// The wire side of `get_grants` for an application keeping its grants here: no
+/// parameters; the caller's grants as `{grantee id: rights}`.
+pub async fn get_method(ctx: &Ctx, params: &Params, app: &str) -> Result<Value, Error> {
+    params.expect_count(0, 0)?;
+    let caller = ctx.caller()?;
+    get(ctx.store()?, app, caller.id).await
+}
+
+/// The wire side of `set_grants`: one struct `{grantee: rights}`; answers the grants
+/// afterwards, as `get_grants` does.
+pub async fn set_method(ctx: &Ctx, params: &Params, app: &str) -> Result<Value, Error> {
+    let caller = ctx.caller()?;
+    let members: Struct = params.single()?;
+    let store = ctx.store()?;
+    set(store, app, caller.id, &members).await?;
+    get(store, app, caller.id).await
 }

@@ -209,6 +209,15 @@ impl Params {
         self.expect_count(1, 1)?;
         self.get(0)
     }
+
+    /// The one parameter of the `deleted` methods: a time (unix seconds) given directly
+    /// or as the member `lastmod` of a struct (absent there means every tombstone, `-1`).
+    pub fn lastmod(&self) -> Result<i64, Error> {
+        match self.single::<Value>()? {
+            Value::Struct(members) => Ok(members.optional_member::<i64>("lastmod")?.unwrap_or(-1)),
+            other => convert::<i64>(&other, "parameter 1 (lastmod)"),
+        }
+    }
 }
 
 /// Typed access to a struct parameter's members.
@@ -238,6 +247,26 @@ impl StructExt for Struct {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lastmod_comes_directly_or_in_a_struct() {
+        let lastmod = |values: Vec<Value>| Params::new(values).lastmod();
+        assert_eq!(lastmod(vec![Value::Int(42)]).ok(), Some(42));
+        assert_eq!(lastmod(vec![Value::from("42")]).ok(), Some(42));
+        let inside = Value::structure([("lastmod", Value::Int(7))]);
+        assert_eq!(lastmod(vec![inside]).ok(), Some(7));
+        let empty = Value::structure::<&str>([]);
+        assert_eq!(lastmod(vec![empty]).ok(), Some(-1));
+        assert!(matches!(
+            lastmod(vec![Value::from("yesterday")]),
+            Err(Error::InvalidParams(_))
+        ));
+        assert!(matches!(lastmod(vec![]), Err(Error::ParamCount(_))));
+        assert!(matches!(
+            lastmod(vec![Value::Int(1), Value::Int(2)]),
+            Err(Error::ParamCount(_))
+        ));
+    }
 
     #[test]
     fn int_becomes_its_decimal_text_where_a_string_is_wanted() {

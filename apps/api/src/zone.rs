@@ -47,6 +47,11 @@ pub fn to_local(zone: Tz, unix: i64) -> NaiveDateTime {
         .naive_local()
 }
 
+/// Now, in unix seconds (what every stored time is).
+pub fn unix_now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
 /// Unix seconds as a wire date in the caller's zone.
 pub fn to_wire(account: &Account, unix: i64) -> Value {
     Value::DateTime(to_local(of(account), unix))

@@ -3,6 +3,7 @@
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use chrono_tz::Tz;
 use groupware_api::params::{StructExt as _, convert};
+use groupware_api::zone::unix_now;
 use groupware_api::{
     Account, Ctx, Error, Flags, MethodDef, MethodTable, ParamDef, Params, Struct, StructDef, Value,
     categories, grants, zone,
@@ -213,10 +214,6 @@ pub fn methods() -> MethodTable {
             ),
         ],
     }
-}
-
-fn unix_now() -> i64 {
-    chrono::Utc::now().timestamp()
 }
 
 /// A member looked up with or without the `info_` prefix.
@@ -713,11 +710,7 @@ async fn categories(ctx: Ctx, params: Params) -> Result<Value, Error> {
 
 async fn deleted(ctx: Ctx, params: Params) -> Result<Value, Error> {
     let caller = ctx.caller()?;
-    let param: Value = params.single()?;
-    let since = match &param {
-        Value::Struct(members) => members.optional_member::<i64>("lastmod")?.unwrap_or(-1),
-        other => convert::<i64>(other, "parameter 1 (lastmod)")?,
-    };
+    let since = params.lastmod()?;
     let tombstones = repo::deleted_since(ctx.store()?, caller.id, since).await?;
     Ok(Value::Array(
         tombstones
@@ -736,17 +729,11 @@ async fn deleted(ctx: Ctx, params: Params) -> Result<Value, Error> {
 }
 
 async fn get_grants(ctx: Ctx, params: Params) -> Result<Value, Error> {
-    params.expect_count(0, 0)?;
-    let caller = ctx.caller()?;
-    grants::get(ctx.store()?, APP, caller.id).await
+    grants::get_method(&ctx, &params, APP).await
 }
 
 async fn set_grants(ctx: Ctx, params: Params) -> Result<Value, Error> {
-    let caller = ctx.caller()?;
-    let members: Struct = params.single()?;
-    let store = ctx.store()?;
-    grants::set(store, APP, caller.id, &members).await?;
-    grants::get(store, APP, caller.id).await
+    grants::set_method(&ctx, &params, APP).await
 }
 
 #[cfg(test)]
