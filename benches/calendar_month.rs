@@ -185,7 +185,7 @@ async fn run(url: &str, events: usize) {
         .find(|method| method.name == "calendar.bocalendar.search")
         .unwrap()
         .handler;
-    let month = |extra: Vec<(&str, Value)>| {
+    let month = |extra: Vec<(&'static str, Value)>| {
         let mut members = vec![
             (
                 "start",

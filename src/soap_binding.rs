@@ -65,7 +65,12 @@ pub fn arrange(entry: &Entry, named: Vec<(String, Value)>) -> Vec<Value> {
             .iter()
             .any(|sig| sig.len() == 2 && sig[1] == "struct")
     {
-        return vec![Value::Struct(named.into_iter().collect())];
+        return vec![Value::Struct(
+            named
+                .into_iter()
+                .map(|(name, value)| (name.into(), value))
+                .collect(),
+        )];
     }
     coerce(entry, named.into_iter().map(|(_, value)| value).collect())
 }

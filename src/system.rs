@@ -53,7 +53,7 @@ pub(crate) async fn run(
                 })
                 .map(|app| {
                     (
-                        app.name.to_owned(),
+                        app.name.into(),
                         Value::structure([
                             ("title", Value::from(app.title)),
                             ("name", Value::from(app.name)),
@@ -352,7 +352,7 @@ fn class_list_methods(
                 ("docstring", Value::from(member.help.as_str())),
             ])
         };
-        methods.insert(short_name(&member.name).to_owned(), description);
+        methods.insert(short_name(&member.name).to_owned().into(), description);
     }
     Ok(Value::Struct(methods))
 }

@@ -362,7 +362,7 @@ fn categories_are_created_and_renamed_on_write(db: &Db) {
             ("id", Value::Int(id)),
             (
                 "cat_id",
-                Value::structure([(alpha.as_str(), Value::from("Beta"))]),
+                Value::structure([(alpha.clone(), Value::from("Beta"))]),
             ),
         ])],
     );

@@ -36,7 +36,7 @@ fn base64_text(text: &str) -> String {
 
 fn members(value: &Value) -> BTreeSet<String> {
     match value {
-        Value::Struct(members) => members.keys().cloned().collect(),
+        Value::Struct(members) => members.keys().map(ToString::to_string).collect(),
         other => panic!("wanted a struct, got {other:?}"),
     }
 }

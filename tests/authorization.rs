@@ -211,7 +211,7 @@ impl World {
         let Ok(Value::Struct(members)) = reply.result else {
             panic!("system.listApps: {reply:?}")
         };
-        members.keys().cloned().collect()
+        members.keys().map(ToString::to_string).collect()
     }
 
     /// Moves a session's timestamps into the past (seconds).

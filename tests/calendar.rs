@@ -166,7 +166,9 @@ fn write_read_round_trip_in_the_users_zone(db: &Db) {
     assert_eq!(int(event, "priority"), 3);
     assert_eq!(text(event, "tzid"), "Europe/Berlin");
     let participants = event["participants"].as_struct().unwrap();
-    let demo_part = participants[&demo_id.to_string()].as_struct().unwrap();
+    let demo_part = participants[demo_id.to_string().as_str()]
+        .as_struct()
+        .unwrap();
     assert_eq!(text(demo_part, "status"), "T");
     assert_eq!(text(demo_part, "role"), "OPT-PARTICIPANT");
     let alarms = event["alarm"].as_struct().unwrap();
@@ -418,7 +420,7 @@ fn series_once_by_default_and_daywise(db: &Db) {
         ])],
     );
     let by_day = by_day.as_struct().unwrap();
-    let keys: Vec<&str> = by_day.keys().map(String::as_str).collect();
+    let keys: Vec<&str> = by_day.keys().map(AsRef::as_ref).collect();
     assert_eq!(keys, ["20300101", "20300102", "20300103"]);
     let day2: Vec<i64> = match &by_day["20300102"] {
         Value::Array(items) => items
@@ -903,7 +905,7 @@ fn long_events_and_invitations_are_found(db: &Db) {
     let event = demo.ok(READ, &[Value::Int(invite)]);
     let event = event.as_struct().unwrap();
     assert_eq!(text(event, "title"), "Review");
-    let status = &event["participants"].as_struct().unwrap()[&dave_id.to_string()];
+    let status = &event["participants"].as_struct().unwrap()[dave_id.to_string().as_str()];
     assert_eq!(text(status.as_struct().unwrap(), "status"), "A");
     let fault = dave
         .call(

@@ -351,7 +351,7 @@ fn filter_grammar_and_col_filter(db: &Db) {
     );
     let renamed = demo.ok("infolog.boinfolog.categories", &[Value::Bool(false)]);
     assert_eq!(
-        renamed.as_struct().unwrap()[&work_id.to_string()],
+        renamed.as_struct().unwrap()[work_id.to_string().as_str()],
         Value::from("Job")
     );
 }

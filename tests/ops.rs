@@ -288,8 +288,8 @@ fn json_logs_name_the_call_and_never_a_secret() {
         "system.login",
         &[Value::Struct(
             [
-                ("username".to_owned(), Value::from("demo")),
-                ("password".to_owned(), Value::from("not-the-password-x7")),
+                ("username".into(), Value::from("demo")),
+                ("password".into(), Value::from("not-the-password-x7")),
             ]
             .into_iter()
             .collect(),

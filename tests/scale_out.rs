@@ -133,7 +133,7 @@ fn read_contact(server: &Server, tokens: &(String, String), id: i64) -> groupwar
 fn write_contact(
     server: &Server,
     tokens: &(String, String),
-    members: Vec<(&str, Value)>,
+    members: Vec<(&'static str, Value)>,
 ) -> Result<Value, Fault> {
     server.call_as(
         &tokens.0,

@@ -59,8 +59,14 @@ fn value() -> impl Strategy<Value = Value> {
     scalar().prop_recursive(6, 64, 8, |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            proptest::collection::vec((member_name(), inner), 0..6)
-                .prop_map(|members| Value::Struct(members.into_iter().collect::<Struct>())),
+            proptest::collection::vec((member_name(), inner), 0..6).prop_map(|members| {
+                Value::Struct(
+                    members
+                        .into_iter()
+                        .map(|(k, v)| (k.into(), v))
+                        .collect::<Struct>(),
+                )
+            }),
         ]
     })
 }

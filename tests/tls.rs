@@ -107,8 +107,8 @@ fn serves_xmlrpc_over_https() {
             "system.login",
             &[Value::Struct(
                 [
-                    ("username".to_owned(), Value::from("demo")),
-                    ("password".to_owned(), Value::from("guest")),
+                    ("username".into(), Value::from("demo")),
+                    ("password".into(), Value::from("guest")),
                 ]
                 .into_iter()
                 .collect(),

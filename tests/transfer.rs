@@ -26,12 +26,7 @@ fn contacts_round_trip_through_vcard() {
         let (sessionid, kp3) = server.login("demo", "guest");
         let mut contact: Struct = STOCK_FIELDS
             .iter()
-            .map(|name| {
-                (
-                    (*name).to_owned(),
-                    Value::from(format!("{name} é; \"x\", ok")),
-                )
-            })
+            .map(|name| ((*name).into(), Value::from(format!("{name} é; \"x\", ok"))))
             .collect();
         contact.insert("bday".into(), Value::from("1970-01-02"));
         contact.insert("access".into(), Value::from("private"));

@@ -921,7 +921,7 @@ fn struct_member_order_is_preserved() {
     let members: Struct = names
         .iter()
         .enumerate()
-        .map(|(index, name)| ((*name).to_owned(), Value::Int(index as i64)))
+        .map(|(index, name)| ((*name).to_owned().into(), Value::Int(index as i64)))
         .collect();
     let result = server.call(
         "validator1.echoStructTest",
@@ -930,7 +930,7 @@ fn struct_member_order_is_preserved() {
     let Ok(Value::Struct(back)) = result else {
         panic!("echoStructTest returned {result:?}")
     };
-    let order: Vec<&str> = back.keys().map(String::as_str).collect();
+    let order: Vec<&str> = back.keys().map(AsRef::as_ref).collect();
     assert_eq!(order, names);
     assert_eq!(back, members);
 }

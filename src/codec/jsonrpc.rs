@@ -281,7 +281,7 @@ pub fn value_from_json(json: &Json, depth: usize) -> Result<Value, Fault> {
 fn struct_from_json(object: &Map<String, Json>, depth: usize) -> Result<Struct, Fault> {
     object
         .iter()
-        .map(|(name, member)| Ok((name.clone(), value_from_json(member, depth + 1)?)))
+        .map(|(name, member)| Ok((name.clone().into(), value_from_json(member, depth + 1)?)))
         .collect()
 }
 
@@ -352,7 +352,7 @@ pub fn value_to_json(value: &Value, depth: usize) -> Result<Json, Fault> {
         Value::Struct(members) => Json::Object(
             members
                 .iter()
-                .map(|(name, member)| Ok((name.clone(), value_to_json(member, depth + 1)?)))
+                .map(|(name, member)| Ok((name.to_string(), value_to_json(member, depth + 1)?)))
                 .collect::<Result<_, Fault>>()?,
         ),
         Value::Array(items) => Json::Array(
@@ -614,7 +614,7 @@ mod tests {
 
     #[test]
     fn named_params_rule() {
-        let members = Struct::from_iter([("start".to_owned(), Value::Int(0))]);
+        let members = Struct::from_iter([("start".into(), Value::Int(0))]);
         let named = RawParams::Named(members.clone());
         let one_struct: &[&[&str]] = &[&["array", "struct"], &["array"]];
         assert_eq!(

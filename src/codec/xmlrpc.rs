@@ -258,7 +258,7 @@ fn decode_struct(node: Node<'_, '_>, depth: usize) -> Result<Struct, Fault> {
         }
         match (name, value) {
             (Some(name), Some(value)) => {
-                members.insert(name, value);
+                members.insert(name.into(), value);
             }
             _ => return Err(invalid("a <member> lacks its <name> or <value>")),
         }

@@ -581,7 +581,7 @@ pub fn decode_value(node: roxmltree::Node<'_, '_>) -> Result<Value, String> {
                 };
                 expect_name(*name, "name")?;
                 if members
-                    .insert(text_of(*name), decode_value(*value)?)
+                    .insert(text_of(*name).into(), decode_value(*value)?)
                     .is_some()
                 {
                     return Err(format!("duplicate member {:?}", text_of(*name)));

@@ -546,7 +546,7 @@ fn contact_to_value(
     let categories: Struct = contact
         .categories
         .into_iter()
-        .map(|(id, name)| (id.to_string(), Value::String(name)))
+        .map(|(id, name)| (id.to_string().into(), Value::String(name)))
         .collect();
     record.insert("cat_id".into(), Value::Struct(categories));
     record.insert("last_mod".into(), to_wire_time(account, contact.last_mod));
@@ -567,7 +567,7 @@ fn contact_to_value(
     if custom {
         for (name, value) in contact.custom {
             if !value.is_empty() && selected(fields, &name) {
-                record.insert(name, Value::String(value));
+                record.insert(name.into(), Value::String(value));
             }
         }
     }
@@ -655,7 +655,7 @@ fn category_input(value: &Value) -> Result<CategoryInput, Error> {
             .iter()
             .map(|(key, name)| {
                 convert::<String>(name, &format!("member 'cat_id' entry {key:?}"))
-                    .map(|name| (key.clone(), name))
+                    .map(|name| (key.to_string(), name))
             })
             .collect::<Result<_, _>>()
             .map(CategoryInput::Named),
@@ -688,7 +688,7 @@ fn changes_from_struct(
             model::validate_text(name, &text)?;
             Ok(text)
         };
-        match name.as_str() {
+        match name.as_ref() {
             "id" => {
                 let id = match value {
                     Value::String(text) if text.trim().is_empty() => 0,
@@ -832,7 +832,7 @@ async fn categories(ctx: Ctx, params: Params) -> Result<Value, Error> {
             } else {
                 Value::from(category.name.as_str())
             };
-            (category.id.to_string(), value)
+            (category.id.to_string().into(), value)
         })
         .collect();
     Ok(Value::Struct(listing))
@@ -869,7 +869,7 @@ async fn customfields(ctx: Ctx, params: Params) -> Result<Value, Error> {
     let listing: Struct = repo::customfields(store)
         .await?
         .into_iter()
-        .map(|(name, label)| (name, Value::from(label)))
+        .map(|(name, label)| (name.into(), Value::from(label)))
         .collect();
     Ok(Value::Struct(listing))
 }
@@ -898,7 +898,7 @@ async fn grants_value(ctx: &Ctx, owner: i64) -> Result<Value, Error> {
     Ok(Value::Struct(
         grants
             .into_iter()
-            .map(|(grantee, _username, granted)| (grantee.to_string(), Value::Int(granted)))
+            .map(|(grantee, _username, granted)| (grantee.to_string().into(), Value::Int(granted)))
             .collect(),
     ))
 }
@@ -1000,15 +1000,15 @@ mod tests {
     #[test]
     fn write_struct_becomes_changes() {
         let members: Struct = [
-            ("id".to_owned(), Value::from("")),
-            ("n_family".to_owned(), Value::from("O'Brien")),
-            ("access".to_owned(), Value::from("private")),
+            ("id".into(), Value::from("")),
+            ("n_family".into(), Value::from("O'Brien")),
+            ("access".into(), Value::from("private")),
             (
-                "cat_id".to_owned(),
+                "cat_id".into(),
                 Value::structure([("0", Value::from("Friends"))]),
             ),
-            ("freebusy_url".to_owned(), Value::from("http://x")),
-            ("last_mod".to_owned(), Value::Int(5)),
+            ("freebusy_url".into(), Value::from("http://x")),
+            ("last_mod".into(), Value::Int(5)),
         ]
         .into_iter()
         .collect();
@@ -1026,7 +1026,7 @@ mod tests {
             changes.custom,
             vec![("freebusy_url".into(), "http://x".into())]
         );
-        let bad: Struct = [("n_given".to_owned(), Value::Array(vec![]))]
+        let bad: Struct = [("n_given".into(), Value::Array(vec![]))]
             .into_iter()
             .collect();
         let error = changes_from_struct(&bad, &custom).unwrap_err();

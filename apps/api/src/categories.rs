@@ -186,7 +186,7 @@ pub fn listing(app: &str, all: &[Category], complete: bool) -> Value {
             } else {
                 Value::from(category.name.as_str())
             };
-            (category.id.to_string(), value)
+            (category.id.to_string().into(), value)
         })
         .collect();
     Value::Struct(listing)
@@ -229,7 +229,7 @@ pub fn pairs_from_value(value: &Value, member: &str) -> Result<Vec<(String, Stri
             .iter()
             .map(|(key, name)| {
                 crate::params::convert::<String>(name, &format!("member '{member}' entry {key:?}"))
-                    .map(|name| (key.clone(), name))
+                    .map(|name| (key.to_string(), name))
             })
             .collect(),
         Value::Array(items) => items

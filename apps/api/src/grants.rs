@@ -67,7 +67,7 @@ pub async fn get(store: &Store, app: &str, owner: i64) -> Result<Value, Error> {
     let mut listing = Struct::default();
     for row in &rows {
         listing.insert(
-            row.int("grantee")?.to_string(),
+            row.int("grantee")?.to_string().into(),
             Value::Int(row.int("rights")?),
         );
     }

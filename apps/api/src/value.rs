@@ -14,7 +14,11 @@ use indexmap::IndexMap;
 /// Member names come from clients, so the hasher is seeded at random per process
 /// (foldhash's `RandomState`); it is several times cheaper than the standard SipHash on
 /// the short names a listing inserts by the thousand.
-pub type Struct = IndexMap<String, Value, foldhash::fast::RandomState>;
+pub type Struct = IndexMap<Key, Value, foldhash::fast::RandomState>;
+
+/// A struct member name: the names an application writes are `&'static str` and are
+/// borrowed, not copied (a listing writes thousands per call); names from clients are owned.
+pub type Key = std::borrow::Cow<'static, str>;
 
 /// An empty struct with room for `capacity` members.
 pub fn struct_with_capacity(capacity: usize) -> Struct {
@@ -58,7 +62,7 @@ impl Value {
     }
 
     /// Builds a struct value from `(name, value)` pairs, keeping their order.
-    pub fn structure<K: Into<String>>(members: impl IntoIterator<Item = (K, Value)>) -> Value {
+    pub fn structure<K: Into<Key>>(members: impl IntoIterator<Item = (K, Value)>) -> Value {
         Value::Struct(members.into_iter().map(|(k, v)| (k.into(), v)).collect())
     }
 

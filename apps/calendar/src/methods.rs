@@ -417,7 +417,7 @@ fn event_to_value(caller: &Account, event: &Event) -> Struct {
         let categories: Struct = event
             .categories
             .iter()
-            .map(|(id, name)| (id.to_string(), Value::from(name.as_str())))
+            .map(|(id, name)| (id.to_string().into(), Value::from(name.as_str())))
             .collect();
         record.insert("category".into(), Value::Struct(categories));
     }
@@ -460,7 +460,7 @@ fn event_to_value(caller: &Account, event: &Event) -> Struct {
         .iter()
         .map(|participant| {
             (
-                participant.account.to_string(),
+                participant.account.to_string().into(),
                 Value::structure([
                     ("name", Value::from(participant.name.as_str())),
                     ("email", Value::from(participant.email.as_str())),
@@ -477,7 +477,7 @@ fn event_to_value(caller: &Account, event: &Event) -> Struct {
             .iter()
             .map(|alarm| {
                 (
-                    alarm.id.to_string(),
+                    alarm.id.to_string().into(),
                     Value::structure([
                         ("id", Value::Int(alarm.id)),
                         ("time", wire(caller, event.start - alarm.offset)),
@@ -675,7 +675,7 @@ async fn search(ctx: Ctx, params: Params) -> Result<Value, Error> {
             .into_iter()
             .map(|(day, events)| {
                 (
-                    format!("{:04}{:02}{:02}", day.year(), day.month(), day.day()),
+                    format!("{:04}{:02}{:02}", day.year(), day.month(), day.day()).into(),
                     Value::Array(events),
                 )
             })
@@ -823,7 +823,7 @@ fn changes_from_struct(members: &Struct, zone: Tz) -> Result<EventChanges, Error
             validate_text(name, &text)?;
             Ok(text)
         };
-        match name.as_str() {
+        match name.as_ref() {
             "id" | "cal_id" => {
                 let id = match value {
                     Value::String(text) if text.trim().is_empty() => 0,
@@ -1044,26 +1044,26 @@ mod tests {
     #[test]
     fn kde_write_struct_becomes_changes() {
         let members: Struct = [
-            ("id".to_owned(), Value::Int(0)),
-            ("title".to_owned(), Value::from("Meeting")),
-            ("start".to_owned(), Value::from("2024-01-08T09:00:00")),
-            ("end".to_owned(), Value::from("20240108T10:00:00")),
-            ("recur_type".to_owned(), Value::Int(2)),
-            ("recur_data".to_owned(), Value::Int(10)),
-            ("recur_enddate".to_owned(), Value::from("")),
+            ("id".into(), Value::Int(0)),
+            ("title".into(), Value::from("Meeting")),
+            ("start".into(), Value::from("2024-01-08T09:00:00")),
+            ("end".into(), Value::from("20240108T10:00:00")),
+            ("recur_type".into(), Value::Int(2)),
+            ("recur_data".into(), Value::Int(10)),
+            ("recur_enddate".into(), Value::from("")),
             (
-                "category".to_owned(),
+                "category".into(),
                 Value::structure([("-1", Value::from("Work"))]),
             ),
             (
-                "participants".to_owned(),
+                "participants".into(),
                 Value::structure([("5", Value::structure([("status", Value::from("T"))]))]),
             ),
             (
-                "alarm".to_owned(),
+                "alarm".into(),
                 Value::structure([("id", Value::structure([("offset", Value::Int(900))]))]),
             ),
-            ("modtime".to_owned(), Value::Int(5)),
+            ("modtime".into(), Value::Int(5)),
         ]
         .into_iter()
         .collect();
@@ -1078,9 +1078,7 @@ mod tests {
         );
         assert_eq!(changes.participants.unwrap()[0].status, Status::Tentative);
         assert_eq!(changes.alarms.unwrap()[0].offset, Some(900));
-        let bad: Struct = [("recur_type".to_owned(), Value::Int(9))]
-            .into_iter()
-            .collect();
+        let bad: Struct = [("recur_type".into(), Value::Int(9))].into_iter().collect();
         let error = changes_from_struct(&bad, Tz::UTC).unwrap_err();
         assert!(error.to_string().contains("recur_type"), "{error}");
     }

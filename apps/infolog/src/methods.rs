@@ -220,7 +220,7 @@ pub fn methods() -> MethodTable {
 fn member<'a>(members: &'a Struct, name: &str) -> Option<&'a Value> {
     members
         .get(name)
-        .or_else(|| members.get(&format!("info_{name}")))
+        .or_else(|| members.get(format!("info_{name}").as_str()))
 }
 
 fn text_of(members: &Struct, name: &str) -> Result<String, Error> {
@@ -294,7 +294,7 @@ fn entry_to_value(caller: &Account, entry: &Entry) -> Value {
     );
     let mut category = Struct::default();
     if let Some((id, name)) = &entry.category {
-        category.insert(id.to_string(), Value::from(name.as_str()));
+        category.insert(id.to_string().into(), Value::from(name.as_str()));
     }
     record.insert("cat".into(), Value::Struct(category));
     for (name, unix) in [
@@ -743,15 +743,12 @@ mod tests {
     #[test]
     fn names_with_and_without_prefix() {
         let members: Struct = [
-            ("info_subject".to_owned(), Value::from("A")),
-            ("des".to_owned(), Value::from("B")),
-            (
-                "info_responsible".to_owned(),
-                Value::Array(vec![Value::Int(3)]),
-            ),
-            ("status".to_owned(), Value::from("50%")),
-            ("check_defaults".to_owned(), Value::Bool(false)),
-            ("info_startdate".to_owned(), Value::from("")),
+            ("info_subject".into(), Value::from("A")),
+            ("des".into(), Value::from("B")),
+            ("info_responsible".into(), Value::Array(vec![Value::Int(3)])),
+            ("status".into(), Value::from("50%")),
+            ("check_defaults".into(), Value::Bool(false)),
+            ("info_startdate".into(), Value::from("")),
         ]
         .into_iter()
         .collect();

@@ -594,11 +594,11 @@ mod tests {
             let mut days = Struct::default();
             for day_of_month in 1..=28 {
                 days.insert(
-                    format!("{day_of_month:02}"),
+                    format!("{day_of_month:02}").into(),
                     Value::Struct(Struct::default()),
                 );
             }
-            year.insert(format!("{month:02}"), Value::Struct(days));
+            year.insert(format!("{month:02}").into(), Value::Struct(days));
         }
         if let Some(Value::Struct(april)) = year.get_mut("04") {
             april.insert("01".into(), day);

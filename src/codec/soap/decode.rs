@@ -460,7 +460,7 @@ impl<'a, 'input> Decoder<'a, 'input> {
             let value = self.value(child, depth + 1, None)?;
             match members.get_mut(name) {
                 None => {
-                    members.insert(name.to_owned(), value);
+                    members.insert(name.to_owned().into(), value);
                 }
                 Some(existing) => {
                     if repeated.iter().any(|n| n == name) {
@@ -498,7 +498,7 @@ impl<'a, 'input> Decoder<'a, 'input> {
                 }
             }
             let key = key.ok_or_else(|| bad_value("a Map item has no key"))?;
-            members.insert(key, value);
+            members.insert(key.into(), value);
         }
         Ok(Value::Struct(members))
     }

@@ -350,7 +350,7 @@ fn write_literal(
             let declared = order.iter().filter_map(|key| members.get_key_value(*key));
             let rest = members
                 .iter()
-                .filter(|(key, _)| !order.contains(&key.as_str()));
+                .filter(|(key, _)| !order.contains(&key.as_ref()));
             for (key, member) in declared.chain(rest) {
                 if is_element_name(key) {
                     write_literal(out, key, member, None, depth + 1)?;
