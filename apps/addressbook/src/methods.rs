@@ -5,6 +5,7 @@
 
 use chrono::{NaiveDateTime, NaiveTime};
 use groupware_api::params::{StructExt as _, convert};
+use groupware_api::tombstone;
 use groupware_api::value::struct_with_capacity;
 use groupware_api::zone::unix_now;
 use groupware_api::{
@@ -882,12 +883,13 @@ async fn deleted(ctx: Ctx, params: Params) -> Result<Value, Error> {
         tombstones
             .iter()
             .map(|tombstone| {
-                Value::structure([
-                    ("id", Value::Int(tombstone.id)),
-                    ("owner", Value::Int(tombstone.owner)),
-                    ("deleted", to_wire_time(caller, tombstone.deleted_at)),
-                    ("deleted_at", Value::Int(tombstone.deleted_at)),
-                ])
+                tombstone::record(
+                    caller,
+                    tombstone.id,
+                    tombstone.owner,
+                    tombstone.deleted_at,
+                    [],
+                )
             })
             .collect(),
     ))

@@ -24,6 +24,7 @@ pub mod grants;
 pub mod method;
 pub mod params;
 pub mod store;
+pub mod tombstone;
 pub mod value;
 pub mod zone;
 

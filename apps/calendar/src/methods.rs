@@ -6,6 +6,7 @@
 use chrono::{Datelike as _, NaiveDate, NaiveDateTime, NaiveTime};
 use chrono_tz::Tz;
 use groupware_api::params::{StructExt as _, convert};
+use groupware_api::tombstone;
 use groupware_api::zone::unix_now;
 use groupware_api::{
     Account, Ctx, Error, Flags, MethodDef, MethodTable, ParamDef, Params, Struct, StructDef, Value,
@@ -990,13 +991,13 @@ async fn deleted(ctx: Ctx, params: Params) -> Result<Value, Error> {
         tombstones
             .iter()
             .map(|tombstone| {
-                Value::structure([
-                    ("id", Value::Int(tombstone.id)),
-                    ("uid", Value::from(tombstone.uid.as_str())),
-                    ("owner", Value::Int(tombstone.owner)),
-                    ("deleted", wire(caller, tombstone.deleted_at)),
-                    ("deleted_at", Value::Int(tombstone.deleted_at)),
-                ])
+                tombstone::record(
+                    caller,
+                    tombstone.id,
+                    tombstone.owner,
+                    tombstone.deleted_at,
+                    [("uid", Value::from(tombstone.uid.as_str()))],
+                )
             })
             .collect(),
     ))

@@ -3,6 +3,7 @@
 use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use chrono_tz::Tz;
 use groupware_api::params::{StructExt as _, convert};
+use groupware_api::tombstone;
 use groupware_api::zone::unix_now;
 use groupware_api::{
     Account, Ctx, Error, Flags, MethodDef, MethodTable, ParamDef, Params, Struct, StructDef, Value,
@@ -716,13 +717,13 @@ async fn deleted(ctx: Ctx, params: Params) -> Result<Value, Error> {
         tombstones
             .iter()
             .map(|tombstone| {
-                Value::structure([
-                    ("id", Value::Int(tombstone.id)),
-                    ("type", Value::from(tombstone.kind.as_str())),
-                    ("owner", Value::Int(tombstone.owner)),
-                    ("deleted", wire(caller, tombstone.deleted_at)),
-                    ("deleted_at", Value::Int(tombstone.deleted_at)),
-                ])
+                tombstone::record(
+                    caller,
+                    tombstone.id,
+                    tombstone.owner,
+                    tombstone.deleted_at,
+                    [("type", Value::from(tombstone.kind.as_str()))],
+                )
             })
             .collect(),
     ))
