@@ -1,7 +1,7 @@
 //! The per-call CPU path of `addressbook.boaddressbook.read_entries({start: 0, limit: 25})`,
 //! stage by stage, without HTTP: decoding the XML-RPC request, the session check (the
 //! in-process cache hit every call after the first takes), encoding the 25-contact response,
-//! and the whole call through `Service::xmlrpc` on SQLite (decode, auth, three queries,
+//! and the whole call through `Service::xmlrpc` on SQLite (decode, auth, one statement,
 //! encode).
 //!
 //! ```text

@@ -669,8 +669,10 @@ pub async fn import_infolog(
                     contacts
                         .as_ref()
                         .and_then(|by_name| by_name.get(key))
-                        .filter(|ids| ids.len() == 1)
-                        .map(|ids| ids[0])
+                        .and_then(|ids| match ids.as_slice() {
+                            [only] => Some(*only),
+                            _ => None,
+                        })
                 }
                 // InfoLog links are re-made once the document's entries exist.
                 _ => continue,

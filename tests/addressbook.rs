@@ -196,6 +196,17 @@ fn query_searches_every_text_field_and_custom_values(db: &Db) {
         [custom],
         "custom field values are searched"
     );
+    // Custom values come back with the contact, from a read and from a listing.
+    let read = demo.ab("read", &[Value::Int(custom)]);
+    assert_eq!(
+        text(read.as_struct().unwrap(), "freebusy_url"),
+        "https://free.example/Busy"
+    );
+    let listed = demo.search(&[("query", Value::from("example/busy"))]);
+    assert_eq!(
+        text(&listed[0], "freebusy_url"),
+        "https://free.example/Busy"
+    );
     assert_eq!(ids("0%_s"), [wildcard], "% and _ are literal");
     assert_eq!(ids("%"), [wildcard], "a lone % is literal");
     assert!(ids("müllerzürich").is_empty(), "no match across two fields");

@@ -15,9 +15,6 @@ use crate::model::{
     ListQuery, STOCK_FIELDS, escape_like, rights, search_needle, search_text,
 };
 
-/// How many ids go into one `IN (…)` list.
-const IN_CHUNK: usize = 500;
-
 /// A category of the addressbook.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Category {
@@ -138,50 +135,6 @@ fn contact_from_row(row: &mut Row) -> Result<Contact, Error> {
         last_mod: row.int("last_mod")?,
         rights: row.int("rights")?,
     })
-}
-
-/// Fills in categories and custom field values of `contacts` with one batched query per
-/// chunk of ids (both kinds of detail travel in one `UNION ALL`, one round trip).
-async fn attach_details(
-    store: &Store,
-    contacts: &mut [Contact],
-    custom: bool,
-) -> Result<(), Error> {
-    let ids: Vec<i64> = contacts.iter().map(|contact| contact.id).collect();
-    for chunk in ids.chunks(IN_CHUNK) {
-        let mut binder = Binder::default();
-        let list: Vec<String> = chunk.iter().map(|id| binder.bind(*id)).collect();
-        let list = list.join(", ");
-        let categories = format!(
-            "SELECT l.contact_id, 0 AS kind, k.id, k.name, NULL AS value \
-             FROM addressbook_contact_categories l \
-             JOIN addressbook_categories k ON k.id = l.category_id \
-             WHERE l.contact_id IN ({list})"
-        );
-        let sql = if custom {
-            format!(
-                "{categories} UNION ALL \
-                 SELECT contact_id, 1 AS kind, NULL AS id, name, value \
-                 FROM addressbook_customfield_values WHERE contact_id IN ({list}) \
-                 ORDER BY contact_id, kind, id, name"
-            )
-        } else {
-            format!("{categories} ORDER BY contact_id, kind, id, name")
-        };
-        let rows = store.query(&sql, binder.params).await?;
-        for row in &rows {
-            let contact_id = row.int("contact_id")?;
-            let Some(contact) = contacts.iter_mut().find(|c| c.id == contact_id) else {
-                continue;
-            };
-            if row.int("kind")? == 0 {
-                contact.categories.push((row.int("id")?, row.text("name")?));
-            } else {
-                contact.custom.push((row.text("name")?, row.text("value")?));
-            }
-        }
-    }
-    Ok(())
 }
 
 /// All categories visible to `caller`: their own and the global ones.
@@ -503,7 +456,7 @@ async fn list_in_books(
         String::new()
     };
     let sql = format!(
-        "SELECT {columns}, {rights_column} AS rights, ranked.position AS position{details}\
+        "SELECT {columns}, {rights_column} AS rights{details}, ranked.position AS position\
          {shared_count} \
          FROM (SELECT page.page_id, row_number() OVER (ORDER BY {page_order}) AS position \
          FROM ({page}) page) ranked \
@@ -520,19 +473,8 @@ async fn list_in_books(
         .into_iter()
         .map(|mut row| {
             // In column order: each lookup by name then finds its column at once.
-            let mut contact = contact_from_row(&mut row)?;
-            let position = row.int("position")?;
-            let categories = row.opt_text("category_list")?;
-            let custom_values = if custom {
-                row.opt_text("custom_list")?
-            } else {
-                None
-            };
-            contact.categories = parse_detail_list(categories.as_deref())?;
-            contact.categories.sort_unstable();
-            contact.custom = parse_detail_list(custom_values.as_deref())?;
-            contact.custom.sort_unstable();
-            Ok((position, contact))
+            let contact = contact_with_details(&mut row, custom)?;
+            Ok((row.int("position")?, contact))
         })
         .collect::<Result<Vec<_>, Error>>()?;
     ranked.sort_unstable_by_key(|(position, _)| *position);
@@ -541,8 +483,8 @@ async fn list_in_books(
 }
 
 /// Columns carrying each listed contact's categories (`[[id, name], …]`) and, with
-/// `custom`, custom values (`[[name, value], …]`) as JSON arrays, so that a page is one
-/// statement (one trip to a blocking thread or one round trip) instead of two. The order
+/// `custom`, custom values (`[[name, value], …]`) as JSON arrays, so that a contact or a
+/// page is one statement (one trip to a blocking thread or one round trip) instead of two. The order
 /// inside an array is not defined; the caller sorts.
 fn detail_columns(backend: Backend, custom: bool) -> String {
     let (aggregate, pair, as_text) = match backend {
@@ -564,6 +506,18 @@ fn detail_columns(backend: Backend, custom: bool) -> String {
     columns
 }
 
+/// A contact and the [`detail_columns`] that follow its columns.
+fn contact_with_details(row: &mut Row, custom: bool) -> Result<Contact, Error> {
+    let mut contact = contact_from_row(row)?;
+    contact.categories = parse_detail_list(row.opt_text("category_list")?.as_deref())?;
+    contact.categories.sort_unstable();
+    if custom {
+        contact.custom = parse_detail_list(row.opt_text("custom_list")?.as_deref())?;
+        contact.custom.sort_unstable();
+    }
+    Ok(contact)
+}
+
 /// Reads a column of [`detail_columns`]; PostgreSQL's aggregate of no rows is `NULL`.
 fn parse_detail_list<T: serde::de::DeserializeOwned>(text: Option<&str>) -> Result<Vec<T>, Error> {
     match text {
@@ -577,12 +531,14 @@ fn parse_detail_list<T: serde::de::DeserializeOwned>(text: Option<&str>) -> Resu
 /// does not exist is `NotFound`.
 pub async fn read(store: &Store, caller: i64, id: i64) -> Result<Contact, Error> {
     let sql = format!(
-        "SELECT {columns}, {rights} AS rights, CASE WHEN {visible} THEN 1 ELSE 0 END AS visible \
+        "SELECT {columns}, {rights} AS rights{details}, \
+         CASE WHEN {visible} THEN 1 ELSE 0 END AS visible \
          FROM addressbook_contacts c \
          LEFT JOIN addressbook_grants g ON g.owner = c.owner AND g.grantee = $1 \
          WHERE c.id = $2",
         columns = select_columns(),
         rights = rights_expression("$1"),
+        details = detail_columns(store.backend(), true),
         visible = visible_condition("$1"),
     );
     let rows = store.query(&sql, vec![caller.into(), id.into()]).await?;
@@ -593,11 +549,7 @@ pub async fn read(store: &Store, caller: i64, id: i64) -> Result<Contact, Error>
     if !row.flag("visible")? {
         return Err(Error::AccessNotPermitted);
     }
-    let mut contacts = vec![contact_from_row(&mut row)?];
-    attach_details(store, &mut contacts, true).await?;
-    contacts
-        .pop()
-        .ok_or_else(|| Error::Internal("contact vanished".into()))
+    contact_with_details(&mut row, true)
 }
 
 /// The rights `caller` holds on `owner`'s addressbook.
