@@ -164,6 +164,7 @@ async fn load(store: &Store, owner: i64, count: usize) {
         "tel_work",
         "note",
         "search_text",
+        "fields_json",
         "created",
         "last_mod",
     ];
@@ -207,6 +208,26 @@ async fn load(store: &Store, owner: i64, count: usize) {
                 phone.as_str(),
                 note,
             ]);
+            let filled = [
+                ("fn", full.as_str()),
+                ("n_given", given),
+                ("n_family", family.as_str()),
+                ("org_name", org),
+                ("adr_one_locality", city),
+                ("email", email.as_str()),
+                ("tel_work", phone.as_str()),
+                ("note", note),
+            ];
+            let fields: Vec<&str> = model::STOCK_FIELDS
+                .iter()
+                .map(|name| {
+                    filled
+                        .iter()
+                        .find(|(field, _)| field == name)
+                        .map_or("", |(_, value)| value)
+                })
+                .collect();
+            let fields = groupware_addressbook::fields_json::to_json(&fields);
             params.extend([
                 SqlValue::from(owner),
                 SqlValue::from(full),
@@ -218,6 +239,7 @@ async fn load(store: &Store, owner: i64, count: usize) {
                 SqlValue::from(phone),
                 SqlValue::from(note),
                 SqlValue::from(search),
+                SqlValue::from(fields),
                 SqlValue::from(1_700_000_000_i64 + n as i64),
                 SqlValue::from(1_700_000_000_i64 + n as i64),
             ]);

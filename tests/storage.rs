@@ -163,6 +163,7 @@ on_both_backends!(
     placeholders_are_translated,
     integers_bind_to_every_integer_column,
     strings_and_blobs_round_trip_exactly,
+    contact_fields_json_backfill_matches_the_writer,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1125,4 +1126,80 @@ async fn typo_scheme_is_refused_without_creating_anything() {
         .unwrap();
     assert!(error.to_string().contains("sqlite://"), "{error}");
     assert!(!dir.path().join("data").exists());
+}
+
+/// Migration 5 fills `fields_json` of the contacts that exist when it runs, in SQL; the
+/// application writes it on every later write. Both must say the same: a contact written
+/// through the repository, its column reset and the migration's UPDATE run again, reads
+/// back exactly as before (every stock field, awkward characters included).
+async fn contact_fields_json_backfill_matches_the_writer(store: Store) {
+    use groupware_addressbook::model::{ContactChanges, STOCK_FIELDS};
+    use groupware_addressbook::repo;
+
+    let owner = create_user(&store, "filler", "correct horse battery", &["addressbook"]).await;
+    let awkward = [
+        "O'Brien \"Bob\"",
+        "back\\slash",
+        "line\nbreak\ttab",
+        "ünïcödé ✓ 🎉 中文",
+        "  spaces  ",
+        "{\"json\": [1]}",
+        "%_",
+    ];
+    let fields: Vec<(&'static str, String)> = STOCK_FIELDS
+        .iter()
+        .enumerate()
+        .filter(|(index, _)| index % 4 != 1)
+        .map(|(index, name)| (*name, format!("{} {index}", awkward[index % awkward.len()])))
+        .collect();
+    let mut ids = Vec::new();
+    for changes in [
+        ContactChanges {
+            fields: fields.clone(),
+            ..ContactChanges::default()
+        },
+        ContactChanges {
+            fields: vec![("n_family", "Only".to_owned())],
+            ..ContactChanges::default()
+        },
+        ContactChanges::default(),
+    ] {
+        ids.push(repo::write(&store, owner, &changes, now()).await.unwrap());
+    }
+    let mut before = Vec::new();
+    for id in &ids {
+        before.push(repo::read(&store, owner, *id).await.unwrap());
+    }
+    for (name, value) in &fields {
+        assert_eq!(before[0].field(name), value, "{name} as written");
+    }
+    store
+        .execute("UPDATE addressbook_contacts SET fields_json = '{}'", vec![])
+        .await
+        .unwrap();
+    assert!(
+        repo::read(&store, owner, ids[0])
+            .await
+            .unwrap()
+            .fields
+            .iter()
+            .all(String::is_empty),
+        "the reset took effect"
+    );
+    let migration = store::MIGRATIONS
+        .iter()
+        .find(|migration| migration.name == "V5__addressbook_fields_json")
+        .unwrap();
+    let script = match store.backend() {
+        Backend::Sqlite => migration.sqlite,
+        Backend::Postgres => migration.postgres,
+    };
+    let update = &script[script.find("UPDATE addressbook_contacts").unwrap()..];
+    store
+        .execute(update.trim().trim_end_matches(';'), vec![])
+        .await
+        .unwrap();
+    for (id, expected) in ids.iter().zip(&before) {
+        assert_eq!(&repo::read(&store, owner, *id).await.unwrap(), expected);
+    }
 }

@@ -54,6 +54,7 @@ pub static MIGRATIONS: &[Migration] = &[
     migration!(2, "V2__addressbook_contacts"),
     migration!(3, "V3__calendar_events"),
     migration!(4, "V4__infolog_entries"),
+    migration!(5, "V5__addressbook_fields_json"),
 ];
 
 const CREATE_HISTORY: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

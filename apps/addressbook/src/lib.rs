@@ -10,7 +10,9 @@
 //! - [`methods`]: the method table and the thin adapters between wire values and the model;
 //! - [`model`]: contacts, listing requests, filters and validation, free of any protocol;
 //! - [`repo`]: every SQL statement of the app, run through the request's store.
+//! - [`fields_json`]: the one column listings read the stock fields from.
 
+pub mod fields_json;
 pub mod methods;
 pub mod model;
 pub mod repo;

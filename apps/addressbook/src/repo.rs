@@ -10,6 +10,7 @@ use chrono::NaiveDate;
 use groupware_api::Error;
 use groupware_api::store::{Backend, Row, SqlValue, Store, Transaction};
 
+use crate::fields_json;
 use crate::model::{
     Access, AccountEntry, CategoryInput, Contact, ContactChanges, FilterTerm, IncludeUsers,
     ListQuery, STOCK_FIELDS, escape_like, rights, search_needle, search_text,
@@ -54,19 +55,10 @@ fn first_row(rows: Vec<Row>, what: &str) -> Result<Row, Error> {
         .ok_or_else(|| Error::Storage(format!("{what} returned no row")))
 }
 
-/// Where `select_columns` puts the first stock field.
-const FIRST_FIELD_COLUMN: usize = 6;
-
-fn select_columns() -> String {
-    let mut columns = String::from("c.id, c.owner, c.tid, c.lid, c.private, c.bday, ");
-    for field in STOCK_FIELDS {
-        columns.push_str("c.");
-        columns.push_str(field);
-        columns.push_str(", ");
-    }
-    columns.push_str("c.created, c.last_mod");
-    columns
-}
+/// The columns a contact is read from: its stock fields come as one JSON object
+/// ([`fields_json`]), not as 45 columns.
+const CONTACT_COLUMNS: &str =
+    "c.id, c.owner, c.tid, c.lid, c.private, c.bday, c.fields_json, c.created, c.last_mod";
 
 /// Rights of caller `$n` on a contact row `c` joined with its grant `g`.
 fn rights_expression(caller: &str) -> String {
@@ -86,10 +78,9 @@ fn visible_condition(caller: &str) -> String {
     )
 }
 
-fn contact_from_row(row: &mut Row) -> Result<Contact, Error> {
-    // Columns are read in the order `select_columns` names them, so each lookup by name
-    // finds its column at once; the stock fields are moved out by position (each still
-    // checked by name, with the lookup by name as the fallback for another statement).
+fn contact_from_row(row: &Row) -> Result<Contact, Error> {
+    // Columns are read in the order `CONTACT_COLUMNS` names them, so each lookup by name
+    // finds its column at once.
     let id = row.int("id")?;
     let owner = row.int("owner")?;
     let tid = row.text("tid")?;
@@ -99,28 +90,14 @@ fn contact_from_row(row: &mut Row) -> Result<Contact, Error> {
     } else {
         Access::Public
     };
-    let bday = row.text("bday")?;
+    let bday = row.opt_str("bday")?.unwrap_or_default();
     let bday = if bday.is_empty() {
         None
     } else {
-        NaiveDate::parse_from_str(&bday, "%Y-%m-%d").ok()
+        NaiveDate::parse_from_str(bday, "%Y-%m-%d").ok()
     };
-    let first = match row.columns().get(FIRST_FIELD_COLUMN) {
-        Some(column) if column == STOCK_FIELDS[0] => FIRST_FIELD_COLUMN,
-        _ => row
-            .columns()
-            .iter()
-            .position(|column| column == STOCK_FIELDS[0])
-            .unwrap_or(0),
-    };
-    let mut fields = Vec::with_capacity(STOCK_FIELDS.len());
-    for (offset, field) in STOCK_FIELDS.iter().enumerate() {
-        let text = match row.take_text_at(first + offset, field) {
-            Some(text) => text,
-            None => row.text(field)?,
-        };
-        fields.push(text);
-    }
+    let fields = fields_json::from_json(row.opt_str("fields_json")?.unwrap_or("{}"))
+        .map_err(|error| Error::Storage(format!("contact {id}: fields_json: {error}")))?;
     Ok(Contact {
         id,
         owner,
@@ -461,7 +438,7 @@ async fn list_in_books(
          FROM (SELECT page.page_id, row_number() OVER (ORDER BY {page_order}) AS position \
          FROM ({page}) page) ranked \
          JOIN addressbook_contacts c ON c.id = ranked.page_id",
-        columns = select_columns(),
+        columns = CONTACT_COLUMNS,
         details = detail_columns(store.backend(), custom),
     );
     let rows = store.query(&sql, binder.params).await?;
@@ -471,9 +448,9 @@ async fn list_in_books(
     };
     let mut ranked = rows
         .into_iter()
-        .map(|mut row| {
+        .map(|row| {
             // In column order: each lookup by name then finds its column at once.
-            let contact = contact_with_details(&mut row, custom)?;
+            let contact = contact_with_details(&row, custom)?;
             Ok((row.int("position")?, contact))
         })
         .collect::<Result<Vec<_>, Error>>()?;
@@ -507,12 +484,12 @@ fn detail_columns(backend: Backend, custom: bool) -> String {
 }
 
 /// A contact and the [`detail_columns`] that follow its columns.
-fn contact_with_details(row: &mut Row, custom: bool) -> Result<Contact, Error> {
+fn contact_with_details(row: &Row, custom: bool) -> Result<Contact, Error> {
     let mut contact = contact_from_row(row)?;
-    contact.categories = parse_detail_list(row.opt_text("category_list")?.as_deref())?;
+    contact.categories = parse_detail_list(row.opt_str("category_list")?)?;
     contact.categories.sort_unstable();
     if custom {
-        contact.custom = parse_detail_list(row.opt_text("custom_list")?.as_deref())?;
+        contact.custom = parse_detail_list(row.opt_str("custom_list")?)?;
         contact.custom.sort_unstable();
     }
     Ok(contact)
@@ -536,20 +513,20 @@ pub async fn read(store: &Store, caller: i64, id: i64) -> Result<Contact, Error>
          FROM addressbook_contacts c \
          LEFT JOIN addressbook_grants g ON g.owner = c.owner AND g.grantee = $1 \
          WHERE c.id = $2",
-        columns = select_columns(),
+        columns = CONTACT_COLUMNS,
         rights = rights_expression("$1"),
         details = detail_columns(store.backend(), true),
         visible = visible_condition("$1"),
     );
     let rows = store.query(&sql, vec![caller.into(), id.into()]).await?;
-    let mut row = rows
+    let row = rows
         .into_iter()
         .next()
         .ok_or_else(|| Error::NotFound(format!("contact {id}")))?;
     if !row.flag("visible")? {
         return Err(Error::AccessNotPermitted);
     }
-    contact_with_details(&mut row, true)
+    contact_with_details(&row, true)
 }
 
 /// The rights `caller` holds on `owner`'s addressbook.
@@ -661,14 +638,15 @@ pub async fn write(
             .await?;
         }
     }
-    refresh_search_text(tx, id).await?;
+    refresh_derived_columns(tx, id).await?;
     transaction.commit().await?;
     Ok(id)
 }
 
-/// Recomputes a contact's `search_text` from what is stored now (after a write's changes
-/// to its fields and custom values), inside the write's transaction.
-async fn refresh_search_text(tx: &mut dyn Transaction, id: i64) -> Result<(), Error> {
+/// Recomputes a contact's derived columns from what is stored now (after a write's changes
+/// to its fields and custom values), inside the write's transaction: `search_text`, which
+/// `query` searches, and `fields_json`, which listings and reads take the fields from.
+async fn refresh_derived_columns(tx: &mut dyn Transaction, id: i64) -> Result<(), Error> {
     let rows = tx
         .query(
             &format!(
@@ -683,6 +661,7 @@ async fn refresh_search_text(tx: &mut dyn Transaction, id: i64) -> Result<(), Er
     for field in STOCK_FIELDS {
         parts.push(row.text(field)?);
     }
+    let fields = fields_json::to_json(&parts);
     let custom = tx
         .query(
             "SELECT value FROM addressbook_customfield_values WHERE contact_id = $1 ORDER BY name",
@@ -694,8 +673,8 @@ async fn refresh_search_text(tx: &mut dyn Transaction, id: i64) -> Result<(), Er
     }
     let text = search_text(parts.iter().map(String::as_str));
     tx.execute(
-        "UPDATE addressbook_contacts SET search_text = $1 WHERE id = $2",
-        vec![text.into(), id.into()],
+        "UPDATE addressbook_contacts SET search_text = $1, fields_json = $2 WHERE id = $3",
+        vec![text.into(), fields.into(), id.into()],
     )
     .await?;
     Ok(())

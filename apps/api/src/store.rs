@@ -123,21 +123,6 @@ impl Row {
         &self.values
     }
 
-    /// Moves the text at `index` out of the row (leaving it empty) when that column is
-    /// named `name`; `None` when it is not, or holds no text. Lets a reader that knows its
-    /// statement's column order take the strings without copying them.
-    pub fn take_text_at(&mut self, index: usize, name: &str) -> Option<String> {
-        if self.columns.get(index).is_none_or(|column| column != name) {
-            return None;
-        }
-        self.next.store(index + 1, Ordering::Relaxed);
-        match self.values.get_mut(index)? {
-            SqlValue::Null => Some(String::new()),
-            SqlValue::Text(text) => Some(std::mem::take(text)),
-            _ => None,
-        }
-    }
-
     /// The value of column `name`, if the result has such a column.
     pub fn get(&self, name: &str) -> Option<&SqlValue> {
         let guess = self.next.load(Ordering::Relaxed);
@@ -179,9 +164,14 @@ impl Row {
 
     /// A text column that may be `NULL`.
     pub fn opt_text(&self, name: &str) -> Result<Option<String>, Error> {
+        Ok(self.opt_str(name)?.map(str::to_owned))
+    }
+
+    /// A text column that may be `NULL`, borrowed from the row.
+    pub fn opt_str(&self, name: &str) -> Result<Option<&str>, Error> {
         match self.require(name)? {
             SqlValue::Null => Ok(None),
-            SqlValue::Text(text) => Ok(Some(text.clone())),
+            SqlValue::Text(text) => Ok(Some(text.as_str())),
             other => Err(Error::Storage(format!(
                 "column {name} is not text: {other:?}"
             ))),

@@ -1,0 +1,304 @@
+//! The `fields_json` column: a contact's non-empty stock fields as one JSON object.
+//!
+//! Listings and reads take the stock fields from this one column instead of 45: most of
+//! them are empty in real addressbooks, yet each column costs the database a read and the
+//! server a value. The application writes it with `search_text` on every write; the 45
+//! columns stay what filters, sorting, indexes and export use.
+
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
+
+use crate::model::STOCK_FIELDS;
+
+/// The non-empty fields of `fields` (aligned with [`STOCK_FIELDS`]) as a JSON object, in
+/// [`STOCK_FIELDS`] order.
+pub fn to_json<S: AsRef<str>>(fields: &[S]) -> String {
+    let mut out = String::from("{");
+    for (name, value) in STOCK_FIELDS.iter().zip(fields) {
+        let value = value.as_ref();
+        if value.is_empty() {
+            continue;
+        }
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push('"');
+        out.push_str(name);
+        out.push_str("\":");
+        // `Value`'s Display writes a JSON string with every escape JSON needs.
+        out.push_str(&serde_json::Value::String(value.to_owned()).to_string());
+    }
+    out.push('}');
+    out
+}
+
+/// The stock fields, aligned with [`STOCK_FIELDS`] (`""` where absent), from a
+/// [`to_json`] object. Members that name no stock field are skipped, so a column written
+/// by a later version with more fields still reads.
+pub fn from_json(text: &str) -> Result<Vec<String>, serde_json::Error> {
+    match read_plain(text) {
+        Some(fields) => Ok(fields),
+        None => read_any(text),
+    }
+}
+
+/// The fast path for the common column: an object whose members are all strings without
+/// escapes (what the writers produce unless a value holds `"`, `\` or a control
+/// character). `None` for anything else, which [`read_any`] then reads in full; so this
+/// never decides that a text is malformed.
+fn read_plain(text: &str) -> Option<Vec<String>> {
+    let bytes = text.as_bytes();
+    let mut at = skip_space(bytes, 0);
+    if bytes.get(at) != Some(&b'{') {
+        return None;
+    }
+    let mut fields = vec![String::new(); STOCK_FIELDS.len()];
+    let mut next = 0;
+    at = skip_space(bytes, at + 1);
+    if bytes.get(at) == Some(&b'}') {
+        return (skip_space(bytes, at + 1) == bytes.len()).then_some(fields);
+    }
+    loop {
+        let (name, after) = plain_string(text, at)?;
+        at = skip_space(bytes, after);
+        if bytes.get(at) != Some(&b':') {
+            return None;
+        }
+        at = skip_space(bytes, at + 1);
+        let (value, after) = plain_string(text, at)?;
+        let index = FieldIndex { next }.find(name);
+        if let Some(index) = index {
+            fields[index] = value.to_owned();
+            next = index + 1;
+        }
+        at = skip_space(bytes, after);
+        match bytes.get(at) {
+            Some(b',') => at = skip_space(bytes, at + 1),
+            Some(b'}') => break,
+            _ => return None,
+        }
+    }
+    (skip_space(bytes, at + 1) == bytes.len()).then_some(fields)
+}
+
+/// A JSON string without escapes starting at `at` (its opening quote): its contents and
+/// the position after its closing quote.
+fn plain_string(text: &str, at: usize) -> Option<(&str, usize)> {
+    let bytes = text.as_bytes();
+    if bytes.get(at) != Some(&b'"') {
+        return None;
+    }
+    let start = at + 1;
+    let end = start + memchr::memchr2(b'"', b'\\', bytes.get(start..)?)?;
+    if bytes[end] != b'"' {
+        return None;
+    }
+    // Both ends sit next to an ASCII quote, so they are character boundaries.
+    Some((text.get(start..end)?, end + 1))
+}
+
+fn skip_space(bytes: &[u8], mut at: usize) -> usize {
+    while matches!(bytes.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        at += 1;
+    }
+    at
+}
+
+/// Any JSON object, through serde_json.
+fn read_any(text: &str) -> Result<Vec<String>, serde_json::Error> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let fields = deserializer.deserialize_map(FieldsVisitor)?;
+    deserializer.end()?;
+    Ok(fields)
+}
+
+struct FieldsVisitor;
+
+impl<'de> Visitor<'de> for FieldsVisitor {
+    type Value = Vec<String>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a JSON object of stock fields")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
+        let mut fields = vec![String::new(); STOCK_FIELDS.len()];
+        // SQLite and this module write the members in STOCK_FIELDS order, so the search for
+        // a name starts after the last one found; PostgreSQL's jsonb reorders them, which
+        // only costs a longer search.
+        let mut next = 0;
+        while let Some(index) = map.next_key_seed(FieldIndex { next })? {
+            match index {
+                Some(index) => {
+                    fields[index] = map.next_value()?;
+                    next = index + 1;
+                }
+                None => {
+                    map.next_value::<de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(fields)
+    }
+}
+
+/// Reads a member name as its index in [`STOCK_FIELDS`] without allocating it.
+struct FieldIndex {
+    next: usize,
+}
+
+impl FieldIndex {
+    fn find(&self, name: &str) -> Option<usize> {
+        let (before, after) = STOCK_FIELDS.split_at(self.next.min(STOCK_FIELDS.len()));
+        after
+            .iter()
+            .position(|field| *field == name)
+            .map(|offset| self.next + offset)
+            .or_else(|| before.iter().position(|field| *field == name))
+    }
+}
+
+impl<'de> DeserializeSeed<'de> for FieldIndex {
+    type Value = Option<usize>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Option<usize>, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for FieldIndex {
+    type Value = Option<usize>;
+
+    fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
+        formatter.write_str("a field name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Option<usize>, E> {
+        Ok(self.find(name))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(pairs: &[(&str, &str)]) -> Vec<String> {
+        STOCK_FIELDS
+            .iter()
+            .map(|name| {
+                pairs
+                    .iter()
+                    .find(|(field, _)| field == name)
+                    .map_or_else(String::new, |(_, value)| (*value).to_owned())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn round_trip_keeps_every_character() {
+        let fields = with(&[
+            ("fn", "Ada \"Countess\" Lovelace"),
+            ("n_family", "Lovelace"),
+            ("note", "line one\nline two\ttab \\ backslash \u{1} control"),
+            ("org_name", "Ünïcødé & <markup> 日本 🎉"),
+            ("email_home_type", "INTERNET"),
+        ]);
+        let json = to_json(&fields);
+        assert!(
+            !json.contains("n_given"),
+            "empty fields are left out: {json}"
+        );
+        assert_eq!(from_json(&json).unwrap(), fields);
+    }
+
+    #[test]
+    fn empty_contact_is_an_empty_object() {
+        let fields = with(&[]);
+        assert_eq!(to_json(&fields), "{}");
+        assert_eq!(from_json("{}").unwrap(), fields);
+    }
+
+    #[test]
+    fn any_member_order_and_unknown_members() {
+        // PostgreSQL's jsonb orders members by length, then bytes; a later version may add
+        // fields this one does not know.
+        let json = r#"{"tz": "Europe/Berlin", "fn": "A B", "n_family": "B", "x_future": [1, {"a": 2}], "email": "a@b"}"#;
+        assert_eq!(
+            from_json(json).unwrap(),
+            with(&[
+                ("tz", "Europe/Berlin"),
+                ("fn", "A B"),
+                ("n_family", "B"),
+                ("email", "a@b")
+            ])
+        );
+    }
+
+    #[test]
+    fn escaped_member_names_are_read() {
+        assert_eq!(
+            from_json(r#"{"n_\u0066amily": "B"}"#).unwrap(),
+            with(&[("n_family", "B")])
+        );
+    }
+
+    #[test]
+    fn fast_path_and_full_parser_agree() {
+        let plain = r#" { "fn" : "A B" ,"n_family":"B", "email":"a@b" } "#;
+        assert_eq!(read_plain(plain), Some(read_any(plain).unwrap()));
+        assert_eq!(read_plain("{}"), Some(with(&[])));
+        // Escapes, other value types and trailing text are left to the full parser.
+        for other in [
+            r#"{"fn": "say \"hi\""}"#,
+            r#"{"fn": "A", "x": 1}"#,
+            r#"{"fn": "A"} x"#,
+            r#"{"fn": "A",}"#,
+            r#"{"fn" "A"}"#,
+            r#"{"fn": "A""#,
+        ] {
+            assert_eq!(read_plain(other), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn written_values_read_back_whatever_they_hold() {
+        // Every ASCII character and some multi-byte ones, alone and inside text, in every
+        // field position: through the fast path when plain, the full parser when not.
+        let mut samples: Vec<String> = (0_u8..128)
+            .map(|byte| char::from(byte).to_string())
+            .collect();
+        samples.extend(
+            [
+                "é", "日本", "🎉", "a\"b", "\\\\", "x\u{7f}y", " lead", "trail ",
+            ]
+            .map(String::from),
+        );
+        for (offset, sample) in samples.iter().enumerate() {
+            let fields: Vec<String> = (0..STOCK_FIELDS.len())
+                .map(|index| {
+                    if (index + offset) % 3 == 0 {
+                        format!("{sample}{index}{sample}")
+                    } else {
+                        String::new()
+                    }
+                })
+                .collect();
+            assert_eq!(from_json(&to_json(&fields)).unwrap(), fields, "{sample:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_text_is_an_error() {
+        for bad in [
+            "",
+            "[]",
+            "{\"fn\": 1}",
+            "{\"fn\": \"a\"",
+            "{} trailing",
+            "null",
+        ] {
+            assert!(from_json(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+}
