@@ -4,7 +4,8 @@
 # over 32 keep-alive connections. The server runs pinned to core 0, wrk to core 1.
 # Each run measures the ceiling (examples/ceiling.rs: a warp server answering every POST
 # with the same captured 25-contact response) right before our server, so every ratio
-# compares two figures of the same moment. Prints per-run lines and medians.
+# compares two figures of the same moment. Prints per-run lines and medians, and the
+# server's resident size sampled during the runs and its lifetime peak (VmHWM).
 #
 #   scripts/bench-http.sh                 # SQLite and PostgreSQL, 5 runs of 10 s each
 #   RUNS=3 DURATION=5 BACKENDS=sqlite scripts/bench-http.sh
@@ -112,6 +113,18 @@ for backend in $BACKENDS; do
         wait_port "$CEILING_PORT"
     fi
     drive "$PORT" scripts/bench-read-entries.lua "$CONNECTIONS" >/dev/null # warm-up
+    # Resident size while the runs go on (the peak, VmHWM, also counts the login's
+    # password hash, whose working memory is released after it).
+    (
+        max=0
+        while kill -0 "$SERVER_PID" 2>/dev/null; do
+            rss=$(awk '/VmRSS/ {print $2}' "/proc/$SERVER_PID/status" 2>/dev/null || echo 0)
+            [ "${rss:-0}" -gt "$max" ] && max=$rss && echo "$max" >"$WORK/rss-$backend"
+            sleep 0.2
+        done
+    ) &
+    SAMPLER_PID=$!
+    PIDS+=("$SAMPLER_PID")
     : >"$WORK/runs"
     for run in $(seq "$RUNS"); do
         ceiling=$(drive "$CEILING_PORT" scripts/bench-read-entries.lua "$CONNECTIONS")
@@ -124,10 +137,13 @@ for backend in $BACKENDS; do
             "errors $(echo "$ours" | field errors)"
         echo "$c_rps $o_rps $ratio $(echo "$ours" | field p50_us) $(echo "$ours" | field p99_us)" >>"$WORK/runs"
     done
+    kill "$SAMPLER_PID" 2>/dev/null || true
     rss=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
+    during=$(cat "$WORK/rss-$backend" 2>/dev/null || echo 0)
     col() { awk "{print \$$1}" "$WORK/runs" | median; }
     echo "$backend MEDIAN: ceiling $(col 1) req/s, ours $(col 2) req/s, ratio $(col 3) %," \
-        "p50 $(col 4) us, p99 $(col 5) us, peak RSS $((rss / 1024)) MiB"
+        "p50 $(col 4) us, p99 $(col 5) us, RSS during the runs $((during / 1024)) MiB," \
+        "peak RSS $((rss / 1024)) MiB"
     if [ "$STORM" = 1 ]; then
         BENCH_USER=storm BENCH_PASSWORD=$PASSWORD \
             drive "$PORT" scripts/bench-login.lua "$STORM_CONNECTIONS" $((DURATION + 2)) >"$WORK/storm" &

@@ -10,7 +10,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
 use groupware_api::store::{Row, SqlValue, Store, Transaction};
 use groupware_api::{Account, Error};
@@ -506,8 +506,9 @@ type HashingJob = Box<dyn FnOnce() + Send>;
 /// thread that computes it, and the allocator keeps freed memory in per-thread arenas, so
 /// hashing on whichever of up to 512 blocking threads happens to be free grows the
 /// resident size by 19 MiB per arena touched (hundreds of MiB under a flood of
-/// `username:password` requests). On a few fixed threads, each checking passwords in one
-/// working memory it keeps ([`ARGON2_MEMORY`]), it stays at 19 MiB per thread.
+/// `username:password` requests). Here each run takes its memory from
+/// [`with_working_memory`], which hands it back to the system afterwards, and the threads
+/// run at a lower priority ([`lower_hashing_priority`]).
 fn hashing_threads() -> &'static std::sync::mpsc::Sender<HashingJob> {
     static SENDER: OnceLock<std::sync::mpsc::Sender<HashingJob>> = OnceLock::new();
     SENDER.get_or_init(|| {
@@ -519,6 +520,7 @@ fn hashing_threads() -> &'static std::sync::mpsc::Sender<HashingJob> {
             let spawned = std::thread::Builder::new()
                 .name(format!("password-hashing-{index}"))
                 .spawn(move || {
+                    lower_hashing_priority();
                     loop {
                         let job = match receiver.lock() {
                             Ok(receiver) => receiver.recv(),
@@ -535,6 +537,29 @@ fn hashing_threads() -> &'static std::sync::mpsc::Sender<HashingJob> {
         }
         sender
     })
+}
+
+/// The nice value of the [`hashing_threads`] (Linux: per thread).
+const HASHING_NICENESS: i32 = 10;
+
+/// Gives the calling (hashing) thread a lower CPU share than the threads serving calls,
+/// so a login storm on a busy server slows the logins down rather than every other call:
+/// at nice 10 a hashing thread gets about a tenth of a core that a request thread also
+/// wants, and all of it when the core is otherwise idle.
+fn lower_hashing_priority() {
+    // thread-priority maps 0..=99 onto nice 19..=-20; 22 is nice 10 (a unit test reads it
+    // back from /proc).
+    let priority = thread_priority::ThreadPriorityValue::try_from(22_u8)
+        .map(thread_priority::ThreadPriority::Crossplatform);
+    let outcome = priority
+        .map_err(|error| error.to_string())
+        .and_then(|priority| {
+            thread_priority::set_current_thread_priority(priority)
+                .map_err(|error| error.to_string())
+        });
+    if let Err(error) = outcome {
+        tracing::warn!(%error, niceness = HASHING_NICENESS, "cannot lower the password hashing thread's priority");
+    }
 }
 
 /// Runs a hashing job on one of the [`hashing_threads`] while holding a permit. The permit
@@ -564,14 +589,33 @@ async fn hash_password(password: String) -> Result<String, Error> {
     run_hashing(move || {
         let mut salt = [0_u8; 16];
         crypto::fill_random(&mut salt)?;
-        let salt = SaltString::encode_b64(&salt)
-            .map_err(|error| Error::Internal(format!("salt encoding: {error}")))?;
-        hasher()
-            .hash_password(password.as_bytes(), &salt)
-            .map(|hash| hash.to_string())
-            .map_err(|error| Error::Internal(format!("password hashing: {error}")))
+        hash_with_salt(password.as_bytes(), &salt)
     })
     .await?
+}
+
+/// The PHC string of `password` with [`hasher`]'s parameters and this raw salt, computed
+/// in a [`with_working_memory`] (what `PasswordHasher::hash_password` produces, without
+/// its allocation).
+fn hash_with_salt(password: &[u8], salt: &[u8]) -> Result<String, Error> {
+    let failed =
+        |error: &dyn std::fmt::Display| Error::Internal(format!("password hashing: {error}"));
+    let params = Params::DEFAULT;
+    let mut output = [0_u8; Params::DEFAULT_OUTPUT_LEN];
+    with_working_memory(params.block_count(), |memory| {
+        hasher().hash_password_into_with_memory(password, salt, &mut output, memory)
+    })
+    .map_err(|error| failed(&error))?;
+    let salt = SaltString::encode_b64(salt).map_err(|error| failed(&error))?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: argon2::password_hash::ParamsString::try_from(&params)
+            .map_err(|error| failed(&error))?,
+        salt: Some(salt.as_salt()),
+        hash: Some(argon2::password_hash::Output::new(&output).map_err(|error| failed(&error))?),
+    };
+    Ok(hash.to_string())
 }
 
 /// The outcome of checking a password against a stored hash.
@@ -591,7 +635,7 @@ fn verify_blocking(password: &[u8], stored: &str) -> Verdict {
         tracing::warn!("stored password hash is not a PHC string; treating as mismatch");
         // Same work as a real check, so a broken row is not distinguishable by timing.
         if let Ok(dummy) = PasswordHash::new(dummy_hash()) {
-            let _ = hasher().verify_password(password, &dummy);
+            let _ = argon2_matches(password, &dummy);
         }
         return Verdict {
             matches: false,
@@ -606,17 +650,24 @@ fn verify_blocking(password: &[u8], stored: &str) -> Verdict {
     }
 }
 
-thread_local! {
-    /// The Argon2 working memory of this thread (one of the [`hashing_threads`]), kept
-    /// between logins. Allocating 19 MiB per check made glibc raise its mmap threshold
-    /// after the first free, so later blocks came from malloc arenas and stayed resident:
-    /// a 200-client load test peaked near 300 MiB, three blocks in each of four arenas.
-    static ARGON2_MEMORY: std::cell::RefCell<Vec<argon2::Block>> =
-        const { std::cell::RefCell::new(Vec::new()) };
+/// Runs `work` in a fresh Argon2 working memory of `blocks` blocks that goes back to the
+/// operating system when `work` returns, so a server that checked a password holds no
+/// 19 MiB between logins.
+///
+/// The memory is reserved at 33 MiB, beyond glibc's largest mmap threshold (32 MiB on
+/// 64-bit): glibc maps such a request on its own and unmaps it on free, and freeing it
+/// does not raise the threshold. A plain 19 MiB allocation is mapped the first time, but
+/// freeing it raises the threshold to 19 MiB, so every later one came from a malloc arena
+/// and stayed resident (a 200-client load test peaked near 300 MiB: three blocks in each
+/// of four arenas). Only the pages in use (the first `blocks`) are ever touched.
+fn with_working_memory<R>(blocks: usize, work: impl FnOnce(&mut [argon2::Block]) -> R) -> R {
+    const RESERVED_BYTES: usize = 33 << 20;
+    let mut memory = Vec::with_capacity(blocks.max(RESERVED_BYTES / argon2::Block::SIZE));
+    memory.resize(blocks, argon2::Block::default());
+    work(&mut memory)
 }
 
-/// Checks `password` against an Argon2 PHC hash using this thread's reusable working
-/// memory: `Some(matches)`, or `None` when the hash cannot be checked that way (not an
+/// Checks `password` against an Argon2 PHC hash in a [`with_working_memory`]: `Some(matches)`, or `None` when the hash cannot be checked that way (not an
 /// Argon2 hash or unreadable parameters), for the caller to use the allocating path.
 fn argon2_matches(password: &[u8], hash: &PasswordHash<'_>) -> Option<bool> {
     let algorithm = Algorithm::try_from(hash.algorithm).ok()?;
@@ -631,23 +682,9 @@ fn argon2_matches(password: &[u8], hash: &PasswordHash<'_>) -> Option<bool> {
     let blocks = params.block_count();
     let hasher = Argon2::new(algorithm, version, params);
     let mut output = vec![0_u8; expected.len()];
-    let computed = if blocks <= Params::DEFAULT.block_count() {
-        ARGON2_MEMORY.with_borrow_mut(|memory| {
-            if memory.len() < blocks {
-                memory.resize(blocks, argon2::Block::default());
-            }
-            hasher.hash_password_into_with_memory(
-                password,
-                salt,
-                &mut output,
-                &mut memory[..blocks],
-            )
-        })
-    } else {
-        // Stronger than today's parameters (an imported hash): not worth keeping.
-        let mut memory = vec![argon2::Block::default(); blocks];
-        hasher.hash_password_into_with_memory(password, salt, &mut output, &mut memory)
-    };
+    let computed = with_working_memory(blocks, |memory| {
+        hasher.hash_password_into_with_memory(password, salt, &mut output, memory)
+    });
     // A hash that cannot be computed (bad salt length and the like) matches nothing.
     Some(computed.is_ok() && crypto::ct_eq(&output, expected.as_bytes()))
 }
@@ -672,15 +709,7 @@ fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
         // The salt need not be random: nothing is ever meant to match this hash.
-        SaltString::encode_b64(b"groupware-dummy!")
-            .ok()
-            .and_then(|salt| {
-                hasher()
-                    .hash_password(b"no account has this password", &salt)
-                    .ok()
-                    .map(|hash| hash.to_string())
-            })
-            .unwrap_or_default()
+        hash_with_salt(b"no account has this password", b"groupware-dummy!").unwrap_or_default()
     })
 }
 
@@ -688,6 +717,7 @@ fn dummy_hash() -> &'static str {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use argon2::password_hash::PasswordHasher;
 
     #[test]
     fn usernames_have_one_canonical_form() {
@@ -761,8 +791,71 @@ mod tests {
         assert!(!garbage.matches);
     }
 
+    /// The hashing threads run at [`HASHING_NICENESS`].
+    #[tokio::test]
+    async fn hashing_threads_run_at_lower_priority() {
+        let stat = run_hashing(|| std::fs::read_to_string("/proc/thread-self/stat").ok())
+            .await
+            .unwrap();
+        let Some(stat) = stat else {
+            return; // not Linux
+        };
+        // The fields after the command (which may hold spaces) start after its ')';
+        // nice is field 19 of the line, the 17th after the command.
+        let after_command = &stat[stat.rfind(')').unwrap() + 2..];
+        let nice: i32 = after_command.split(' ').nth(16).unwrap().parse().unwrap();
+        assert_eq!(nice, HASHING_NICENESS, "{stat}");
+    }
+
     #[test]
-    fn reused_memory_agrees_with_argon2s_own_check() {
+    fn own_hashing_agrees_with_argon2s() {
+        let salt = b"0123456789abcdef";
+        let own = hash_with_salt(b"correct horse", salt).unwrap();
+        let theirs = hasher()
+            .hash_password(b"correct horse", &SaltString::encode_b64(salt).unwrap())
+            .unwrap()
+            .to_string();
+        assert_eq!(own, theirs);
+        assert!(
+            hasher()
+                .verify_password(b"correct horse", &PasswordHash::new(&own).unwrap())
+                .is_ok()
+        );
+    }
+
+    /// The working memory is mapped for each check and unmapped after it, also after many
+    /// checks (glibc would otherwise start serving it from an arena and keep it).
+    #[test]
+    fn working_memory_goes_back_to_the_system() {
+        fn resident_kib() -> Option<u64> {
+            let status = std::fs::read_to_string("/proc/self/status").ok()?;
+            let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+            line.split_whitespace().nth(1)?.parse().ok()
+        }
+        if resident_kib().is_none() {
+            return; // not Linux
+        }
+        let blocks = Params::DEFAULT.block_count();
+        for _ in 0..4 {
+            let inside = with_working_memory(blocks, |memory| {
+                // Argon2 writes every block; so does this.
+                for block in memory.iter_mut() {
+                    *block = argon2::Block::new();
+                    block.as_mut()[0] = 1;
+                }
+                resident_kib().unwrap()
+            });
+            let after = resident_kib().unwrap();
+            // Other tests allocate meanwhile, so only a drop of most of the 19 MiB counts.
+            assert!(
+                inside.saturating_sub(after) > 15 * 1024,
+                "resident {inside} KiB while hashing, {after} KiB after"
+            );
+        }
+    }
+
+    #[test]
+    fn working_memory_check_agrees_with_argon2s() {
         let salt = SaltString::encode_b64(b"0123456789abcdef").unwrap();
         for (algorithm, version, m_cost) in [
             (Algorithm::Argon2id, Version::V0x13, 2048),
