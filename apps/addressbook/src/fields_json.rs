@@ -53,7 +53,7 @@ fn read_plain(text: &str) -> Option<Vec<String>> {
     if bytes.get(at) != Some(&b'{') {
         return None;
     }
-    let mut fields = vec![String::new(); STOCK_FIELDS.len()];
+    let mut fields = empty_fields();
     let mut next = 0;
     at = skip_space(bytes, at + 1);
     if bytes.get(at) == Some(&b'}') {
@@ -98,6 +98,13 @@ fn plain_string(text: &str, at: usize) -> Option<(&str, usize)> {
     Some((text.get(start..end)?, end + 1))
 }
 
+/// One empty string per stock field (`vec![String::new(); n]` clones n times).
+fn empty_fields() -> Vec<String> {
+    let mut fields = Vec::with_capacity(STOCK_FIELDS.len());
+    fields.resize_with(STOCK_FIELDS.len(), String::new);
+    fields
+}
+
 fn skip_space(bytes: &[u8], mut at: usize) -> usize {
     while matches!(bytes.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
         at += 1;
@@ -123,7 +130,7 @@ impl<'de> Visitor<'de> for FieldsVisitor {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
-        let mut fields = vec![String::new(); STOCK_FIELDS.len()];
+        let mut fields = empty_fields();
         // SQLite and this module write the members in STOCK_FIELDS order, so the search for
         // a name starts after the last one found; PostgreSQL's jsonb reorders them, which
         // only costs a longer search.
