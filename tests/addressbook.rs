@@ -58,6 +58,7 @@ on_both_backends!(
     kde_and_outlook_sequences_with_python,
     demo_seeds_sample_contacts,
     paging_is_a_zero_based_offset_and_page_size,
+    listings_come_in_the_requested_order,
     every_filter_form,
     query_searches_every_text_field_and_custom_values,
     strings_round_trip_byte_for_byte,
@@ -161,6 +162,86 @@ fn paging_is_a_zero_based_offset_and_page_size(db: &Db) {
         &demo.ab_result("search", &[Value::structure([("start", Value::Int(-1))])]),
         1004,
         "negative start",
+    );
+}
+
+/// Pages come in the order asked for, ties broken by the next key and then by id, in
+/// every direction (SQLite yields the page in order and the server checks it; PostgreSQL
+/// numbers the page's rows).
+fn listings_come_in_the_requested_order(db: &Db) {
+    let server = Server::start(db);
+    let demo = server.login("demo", "guest");
+    // (family, given, org, bday); the names order the same in every collation.
+    let people = [
+        ("Cole", "Dana", "Orderly B", "1990-05-01"),
+        ("Adams", "Bert", "Orderly A", ""),
+        ("Baker", "Erin", "Orderly B", "1985-12-24"),
+        ("Adams", "Anna", "Orderly C", "1990-05-01"),
+        ("Drake", "Finn", "Orderly A", ""),
+    ];
+    let mut ids = Vec::new();
+    for (family, given, org, bday) in people {
+        let mut members = vec![
+            ("n_family", Value::from(family)),
+            ("n_given", Value::from(given)),
+            ("org_name", Value::from(org)),
+        ];
+        if !bday.is_empty() {
+            members.push(("bday", Value::from(bday)));
+        }
+        ids.push(demo.create_contact(&members));
+    }
+    let listed = |order: &str, sort: &str, start: i64, limit: i64| -> Vec<i64> {
+        demo.search(&[
+            ("query", Value::from("orderly")),
+            ("order", Value::from(order)),
+            ("sort", Value::from(sort)),
+            ("start", Value::Int(start)),
+            ("limit", Value::Int(limit)),
+        ])
+        .iter()
+        .map(|record| int(record, "id"))
+        .collect()
+    };
+    let [cole, adams_b, baker, adams_a, drake] = ids[..] else {
+        unreachable!()
+    };
+    assert_eq!(
+        listed("n_family", "ASC", 0, 0),
+        [adams_a, adams_b, baker, cole, drake]
+    );
+    assert_eq!(
+        listed("n_family", "DESC", 0, 0),
+        [drake, cole, baker, adams_b, adams_a]
+    );
+    assert_eq!(
+        listed("n_family", "ASC", 1, 3),
+        [adams_b, baker, cole],
+        "a later page"
+    );
+    assert_eq!(
+        listed("org_name, n_given DESC", "ASC", 0, 0),
+        [drake, adams_b, baker, cole, adams_a]
+    );
+    // Equal org names are put in id order, in the direction of the last key.
+    assert_eq!(
+        listed("org_name", "ASC", 0, 0),
+        [adams_b, drake, cole, baker, adams_a]
+    );
+    assert_eq!(
+        listed("org_name", "DESC", 0, 0),
+        [adams_a, baker, cole, drake, adams_b]
+    );
+    // Unknown birthdays ('') first, then by date, then by id.
+    assert_eq!(
+        listed("bday", "ASC", 0, 0),
+        [adams_b, drake, baker, cole, adams_a]
+    );
+    assert_eq!(listed("id", "DESC", 0, 2), [drake, adams_a]);
+    assert_eq!(
+        listed("", "ASC", 0, 0),
+        [adams_a, adams_b, baker, cole, drake],
+        "the default order: family name, given name, email"
     );
 }
 
