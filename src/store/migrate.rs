@@ -55,6 +55,7 @@ pub static MIGRATIONS: &[Migration] = &[
     migration!(3, "V3__calendar_events"),
     migration!(4, "V4__infolog_entries"),
     migration!(5, "V5__addressbook_fields_json"),
+    migration!(6, "V6__addressbook_default_order_index"),
 ];
 
 const CREATE_HISTORY: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\
