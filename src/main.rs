@@ -15,7 +15,7 @@ use groupware::registry::Registry;
 use groupware::service::Service;
 use tracing_subscriber::EnvFilter;
 
-/// Threads for blocking work: SQLite statements (at most one per pooled connection, 8)
+/// Threads for blocking work: SQLite statements (at most one per pooled connection, 2 to 8)
 /// and large request bodies. Tokio's default (512) let a burst of short SQLite calls
 /// leave ~30 idle threads behind, each holding allocator memory; nothing waits while
 /// holding one of these threads, so a queue here cannot deadlock.
