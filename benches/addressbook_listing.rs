@@ -322,6 +322,10 @@ async fn main() {
             page(0, "jonas.5", "", "n_family"),
         ),
         (
+            "query 'berlin' (1 in 8, spread)",
+            page(0, "berlin", "", "n_family"),
+        ),
+        (
             "query '0004242' (one contact)",
             page(0, "0004242", "", "n_family"),
         ),

@@ -207,12 +207,117 @@ pub async fn list(
 /// The listing over `books` (the caller's own first, with the rights held on each). With
 /// only the caller's own book it also returns, from the same statement, how many other
 /// addressbooks the caller may read (`None` when no row came back to carry the count).
+///
+/// A text search over one addressbook in an order an index delivers first tries the
+/// [`walk_rows`] first contacts of that order: when the matches are common (a broad
+/// query such as a city) the page is among them and costs what those rows cost, where
+/// the text index would have produced, and the database sorted, every match. When the
+/// walk does not fill the page it cannot tell whether more matches lie further on, so the
+/// listing runs again through the text index.
 async fn list_in_books(
     store: &Store,
     caller: i64,
     query: &ListQuery,
     custom: bool,
     books: &[(i64, i64)],
+) -> Result<(Vec<Contact>, Option<i64>), Error> {
+    let order = listing_order(query);
+    if let (Some(rows), Some(limit)) = (walk_rows(query, &order, books), query.limit) {
+        let walked = list_page(store, caller, query, custom, books, &order, Some(rows)).await?;
+        if walked.0.len() as u64 == limit {
+            return Ok(walked);
+        }
+    }
+    list_page(store, caller, query, custom, books, &order, None).await
+}
+
+/// The order a listing asks for, made total: ties broken by given name after family
+/// name, then by id, both in the direction of the last term, so that ordering by family
+/// name alone walks the (owner, n_family, n_given, id) index forwards or backwards.
+fn listing_order(query: &ListQuery) -> Vec<(&'static str, &'static str)> {
+    let direction = |descending: bool| if descending { "DESC" } else { "ASC" };
+    let mut order: Vec<(&'static str, &'static str)> = query
+        .order
+        .iter()
+        .map(|(column, descending)| (*column, direction(*descending)))
+        .collect();
+    let tie_direction = direction(
+        query
+            .order
+            .last()
+            .is_some_and(|(_, descending)| *descending),
+    );
+    let ordered_by = |name: &str| query.order.iter().any(|(column, _)| *column == name);
+    if ordered_by("n_family") && !ordered_by("n_given") {
+        order.push(("n_given", tie_direction));
+    }
+    if !ordered_by("id") {
+        order.push(("id", tie_direction));
+    }
+    order
+}
+
+/// Orders (after [`listing_order`]) that an `(owner, …)` index of the contacts table
+/// delivers as it stands, on both backends (V2 and V6 migrations); a test asks each
+/// backend's planner to confirm that none of them needs a sort. Walking any other order
+/// would mean sorting the whole addressbook.
+pub const WALKABLE_ORDERS: &[&[&str]] = &[
+    &["n_family", "n_given", "id"],
+    &["n_family", "n_given", "email", "id"],
+    &["fn", "id"],
+    &["org_name", "id"],
+];
+
+/// Most contacts a text search walks in index order before it falls back to the text
+/// index: ten times the rows up to the end of the page, so a walk succeeds when at least
+/// one contact in ten matches, and costs about a millisecond when it does not.
+const WALK_FACTOR: u64 = 10;
+const WALK_MAX_ROWS: u64 = 2_000;
+
+/// How many contacts a text-search listing first walks in index order, if it should.
+fn walk_rows(
+    query: &ListQuery,
+    order: &[(&'static str, &'static str)],
+    books: &[(i64, i64)],
+) -> Option<u64> {
+    if query.query.is_empty() || books.len() != 1 {
+        return None;
+    }
+    let end = query
+        .start
+        .checked_add(query.limit.filter(|limit| *limit > 0)?)?;
+    let rows = end
+        .checked_mul(WALK_FACTOR)
+        .filter(|rows| *rows <= WALK_MAX_ROWS)?;
+    let same_direction = order.windows(2).all(|pair| pair[0].1 == pair[1].1);
+    let columns: Vec<&str> = order.iter().map(|(column, _)| *column).collect();
+    (same_direction && WALKABLE_ORDERS.contains(&columns.as_slice())).then_some(rows)
+}
+
+/// The walk of a single addressbook in `order`: its first `rows` contacts, found through
+/// the order's index. Public for the planner test.
+pub fn order_walk_sql(owner: &str, order: &[(&str, &str)], rows: u64) -> String {
+    let order: Vec<String> = order
+        .iter()
+        .map(|(column, direction)| format!("w.{column} {direction}"))
+        .collect();
+    format!(
+        "SELECT w.* FROM addressbook_contacts w WHERE w.owner = {owner} \
+         ORDER BY {} LIMIT {rows}",
+        order.join(", ")
+    )
+}
+
+/// One run of a listing: through the text index (`walk` is `None`) or over the first
+/// `walk` contacts in order.
+async fn list_page(
+    store: &Store,
+    caller: i64,
+    query: &ListQuery,
+    custom: bool,
+    books: &[(i64, i64)],
+    order: &[(&'static str, &'static str)],
+    walk: Option<u64>,
 ) -> Result<(Vec<Contact>, Option<i64>), Error> {
     let mut binder = Binder::default();
     let mut conditions = Vec::new();
@@ -255,16 +360,17 @@ async fn list_in_books(
         let needle = search_needle(&query.query);
         let pattern = binder.bind(format!("%{}%", escape_like(&needle)));
         let exact = format!("c.search_text LIKE {pattern} ESCAPE '\\'");
-        // FTS5 answers LIKE from its trigram index for three characters or more, and only
-        // for a pattern without ESCAPE: with `%` or `_` in the query the index's answer is a
-        // superset (they act as wildcards there), which the exact test narrows. PostgreSQL's
-        // pg_trgm index serves the exact test itself.
+        // On SQLite the candidates come from the FTS5 trigram index as a phrase query
+        // (three characters or more), which reads the index alone: a LIKE on the FTS5 table
+        // also reads each candidate's text from the contacts table, once more per match.
+        // The exact test stays, for its ASCII-only case folding. PostgreSQL's pg_trgm
+        // index serves the exact test itself. A walk needs neither.
         let fts = store.backend() == Backend::Sqlite && needle.chars().count() >= 3;
-        if fts {
-            let fts = binder.bind(format!("%{needle}%"));
+        if fts && walk.is_none() {
+            let phrase = binder.bind(fts_phrase(&needle));
             conditions.push(format!(
                 "c.id IN (SELECT rowid FROM addressbook_contacts_search \
-                 WHERE search_text LIKE {fts})"
+                 WHERE addressbook_contacts_search MATCH {phrase})"
             ));
         }
         conditions.push(exact);
@@ -326,27 +432,6 @@ async fn list_in_books(
     {
         conditions.push("c.tid = 'n'".into());
     }
-    let direction = |descending: bool| if descending { "DESC" } else { "ASC" };
-    let mut order: Vec<(&str, &str)> = query
-        .order
-        .iter()
-        .map(|(column, descending)| (*column, direction(*descending)))
-        .collect();
-    // Ties are broken in the direction of the last term, so that ordering by family name
-    // alone walks the (owner, n_family, n_given, id) index forwards or backwards.
-    let tie_direction = direction(
-        query
-            .order
-            .last()
-            .is_some_and(|(_, descending)| *descending),
-    );
-    let ordered_by = |name: &str| query.order.iter().any(|(column, _)| *column == name);
-    if ordered_by("n_family") && !ordered_by("n_given") {
-        order.push(("n_given", tie_direction));
-    }
-    if !ordered_by("id") {
-        order.push(("id", tie_direction));
-    }
     let order_by = |alias: &str| -> String {
         order
             .iter()
@@ -391,7 +476,17 @@ async fn list_in_books(
         .filter(|((column, _), _)| *column != "id")
         .map(|((column, _), (alias, _))| format!(", c.{column} AS {alias}"))
         .collect();
-    let page = if text_search && store.backend() == Backend::Postgres {
+    let page = if let Some(rows) = walk {
+        // The walked rows are a subquery with LIMIT, which neither backend flattens or
+        // pushes the conditions into, so they are tested on those rows alone (with a
+        // join, PostgreSQL would answer the text test from its trigram index first).
+        format!(
+            "SELECT c.id AS page_id{key_columns} FROM ({walk}) c \
+             WHERE {conditions} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+            walk = order_walk_sql(&me, order, rows),
+            order = order_by("c"),
+        )
+    } else if text_search && store.backend() == Backend::Postgres {
         // PostgreSQL estimates trigram matches as spread evenly and then prefers walking
         // the sorted index, testing every row; when the matches cluster in sort order
         // (searching a surname, sorted by surname) that reads most of the addressbook. A
@@ -503,6 +598,12 @@ async fn list_in_books(
         }
     };
     Ok((contacts, shared))
+}
+
+/// `text` as an FTS5 phrase: quoted, inner quotes doubled, so every character of it is
+/// literal (the trigram tokenizer makes the phrase a substring test).
+fn fts_phrase(text: &str) -> String {
+    format!("\"{}\"", text.replace('"', "\"\""))
 }
 
 /// A contact's value of a column a listing may be ordered by, compared as SQLite's ORDER
