@@ -151,13 +151,13 @@ async fn run(options: Options) {
         user_agent: Some("call_path bench".into()),
     };
     let mut login = Struct::default();
-    login.insert("username".into(), Value::String("bench".into()));
-    login.insert("password".into(), Value::String("bench-password-1".into()));
+    login.insert("username".into(), Value::from("bench"));
+    login.insert("password".into(), Value::from("bench-password-1"));
     let Ok(Value::Struct(tokens)) = auth.login(&login, &info).await else {
         panic!("login failed");
     };
     let token = |name: &str| match tokens.get(name) {
-        Some(Value::String(text)) => text.clone(),
+        Some(Value::String(text)) => text.to_string(),
         _ => panic!("no {name} in the login reply"),
     };
     let (sessionid, kp3) = (token("sessionid"), token("kp3"));

@@ -538,6 +538,14 @@ fn bearer_matches(headers: &HeaderMap, token: &str) -> bool {
         .any(|offered| crate::crypto::ct_eq(offered, token))
 }
 
+/// Whether a response with this status may be sent before the request body was read (a
+/// refused method, content type or size, or a body that arrived too slowly). The rest of
+/// such a body is never read, so the connection cannot carry another request; saying so
+/// keeps a client from sending its next request on a connection that is being closed.
+fn leaves_body_unread(status: u16) -> bool {
+    matches!(status, 405 | 408 | 413 | 415)
+}
+
 fn into_http(response: Response, request_id: &str) -> HttpResponse<Bytes> {
     let length = response.body.len();
     let mut builder = HttpResponse::builder()
@@ -562,6 +570,9 @@ fn into_http(response: Response, request_id: &str) -> HttpResponse<Bytes> {
 
     if let Some(allow) = response.allow {
         builder = builder.header(header::ALLOW, allow);
+    }
+    if leaves_body_unread(response.status) {
+        builder = builder.header(header::CONNECTION, "close");
     }
     builder
         .body(Bytes::from(response.body))

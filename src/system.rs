@@ -253,7 +253,7 @@ fn slot_call(call: Value) -> Result<(String, Vec<Value>), Fault> {
         ));
     };
     let method = match members.shift_remove("methodName") {
-        Some(Value::String(name)) => name,
+        Some(Value::String(name)) => name.into_string(),
         Some(_) => return Err(slot_fault("methodName must be a string")),
         None => return Err(slot_fault("a call lacks methodName")),
     };
@@ -309,7 +309,7 @@ fn class_list_methods(
 ) -> Result<Value, Error> {
     let kind = match params.optional::<Value>(0)? {
         None => "xmlrpc".to_owned(),
-        Some(Value::String(kind)) => kind,
+        Some(Value::String(kind)) => kind.into_string(),
         Some(Value::Struct(members)) => members
             .optional_member::<String>("type")?
             .unwrap_or_else(|| "xmlrpc".into()),

@@ -46,7 +46,7 @@ fn names(value: &Value) -> BTreeSet<String> {
         Value::Array(items) => items
             .iter()
             .map(|item| match item {
-                Value::String(name) => name.clone(),
+                Value::String(name) => name.to_string(),
                 other => panic!("wanted a method name, got {other:?}"),
             })
             .collect(),

@@ -187,7 +187,7 @@ impl World {
             panic!("login as {username}: {reply:?}")
         };
         let text = |name: &str| match members.get(name) {
-            Some(Value::String(text)) => text.clone(),
+            Some(Value::String(text)) => text.to_string(),
             other => panic!("{name}: {other:?}"),
         };
         (text("sessionid"), text("kp3"))

@@ -302,7 +302,11 @@ fn json_logs_name_the_call_and_never_a_secret() {
     let deadline = Instant::now() + Duration::from_secs(10);
     let logs = loop {
         let logs = server.stderr();
-        if logs.contains("system.time") || Instant::now() > deadline {
+        // The failed login is the last call; its line may reach stderr after its reply.
+        let failed_login_logged = logs
+            .lines()
+            .any(|line| line.contains("system.login") && line.contains("\"fault\""));
+        if (logs.contains("system.time") && failed_login_logged) || Instant::now() > deadline {
             break logs;
         }
         thread::sleep(Duration::from_millis(50));

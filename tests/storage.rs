@@ -1185,7 +1185,7 @@ async fn contact_fields_json_backfill_matches_the_writer(store: Store) {
             .unwrap()
             .fields
             .iter()
-            .all(String::is_empty),
+            .all(|value| value.is_empty()),
         "the reset took effect"
     );
     let migration = store::MIGRATIONS

@@ -12,7 +12,7 @@ fn render(request: &[u8]) -> String {
     match xmlrpc::decode_call(request, &XmlLimits::default()) {
         Ok(call) => {
             let echoed = Value::structure([
-                ("method", Value::String(call.method)),
+                ("method", Value::from(call.method)),
                 ("params", Value::Array(call.params)),
             ]);
             xmlrpc::encode_response(&echoed).unwrap_or_else(|fault| xmlrpc::encode_fault(&fault))

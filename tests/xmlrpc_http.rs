@@ -194,11 +194,17 @@ fn body_over_the_limit_is_413() {
 
     let mut over = at_limit;
     over.push(b' ');
-    let (status, _, body) = server.post("/xmlrpc", "text/xml", over);
+    let (status, headers, body) = server.post("/xmlrpc", "text/xml", over);
     assert_eq!(
         status,
         StatusCode::PAYLOAD_TOO_LARGE,
         "limit + 1 byte: {body}"
+    );
+    // The rest of the body is never read, so the connection is closed, and said to be:
+    // otherwise a client sends its next request on it and gets no answer.
+    assert_eq!(
+        headers.get("connection").map(|value| value.as_bytes()),
+        Some(&b"close"[..])
     );
 
     let mut big = ping().into_bytes();

@@ -33,7 +33,7 @@ fn scalar() -> impl Strategy<Value = Value> {
     prop_oneof![
         any::<i64>().prop_map(Value::Int),
         any::<bool>().prop_map(Value::Bool),
-        xml_text().prop_map(Value::String),
+        xml_text().prop_map(Value::from),
         any::<f64>()
             .prop_filter("finite", |n| n.is_finite())
             .prop_map(Value::Double),

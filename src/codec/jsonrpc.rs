@@ -257,7 +257,7 @@ pub fn value_from_json(json: &Json, depth: usize) -> Result<Value, Fault> {
         Json::Null => Value::Nil,
         Json::Bool(flag) => Value::Bool(*flag),
         Json::Number(number) => number_from_json(number)?,
-        Json::String(text) => Value::String(text.clone()),
+        Json::String(text) => Value::from(text.as_str()),
         Json::Array(items) => Value::Array(
             items
                 .iter()
@@ -338,7 +338,7 @@ pub fn value_to_json(value: &Value, depth: usize) -> Result<Json, Fault> {
     Ok(match value {
         Value::Int(number) => Json::from(*number),
         Value::Bool(flag) => Json::Bool(*flag),
-        Value::String(text) => Json::String(text.clone()),
+        Value::String(text) => Json::String(text.to_string()),
         Value::Double(double) => Number::from_f64(*double).map(Json::Number).ok_or_else(|| {
             Fault::new(
                 Fault::INTERNAL_RPC,

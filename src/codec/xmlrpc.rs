@@ -148,7 +148,7 @@ pub fn decode_value(node: Node<'_, '_>, depth: usize) -> Result<Value, Fault> {
     }
     let mut children = elements(node);
     let Some(typed) = children.next() else {
-        return Ok(Value::String(text_of(node)));
+        return Ok(Value::from(text_of(node)));
     };
     if children.next().is_some() {
         return Err(invalid("a <value> holds more than one typed element"));
@@ -167,7 +167,7 @@ pub fn decode_value(node: Node<'_, '_>, depth: usize) -> Result<Value, Fault> {
                 truncate(other)
             ))),
         },
-        "string" => Ok(Value::String(content())),
+        "string" => Ok(Value::from(content())),
         "double" | "float" => parse_double(&content()).map(Value::Double),
         "datetime.iso8601" | "datetime" => {
             let text = content();

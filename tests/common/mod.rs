@@ -472,7 +472,7 @@ pub fn parse_response(text: &str) -> Result<Result<Value, Fault>, String> {
                 other => return Err(format!("faultCode must be an int, got {other:?}")),
             };
             let message = match members.get("faultString") {
-                Some(Value::String(message)) => message.clone(),
+                Some(Value::String(message)) => message.to_string(),
                 other => return Err(format!("faultString must be a string, got {other:?}")),
             };
             Ok(Err(Fault::new(code, message)))
@@ -520,7 +520,7 @@ pub fn decode_value(node: roxmltree::Node<'_, '_>) -> Result<Value, String> {
     expect_name(node, "value")?;
     let children = elements(node)?;
     let typed = match children.as_slice() {
-        [] => return Ok(Value::String(text_of(node))),
+        [] => return Ok(Value::from(text_of(node))),
         [typed] => *typed,
         _ => return Err("value must hold one typed element".into()),
     };
@@ -538,7 +538,7 @@ pub fn decode_value(node: roxmltree::Node<'_, '_>) -> Result<Value, String> {
             "1" => Value::Bool(true),
             _ => return Err(format!("<boolean> must be 0 or 1, got {text:?}")),
         },
-        "string" => Value::String(text),
+        "string" => Value::from(text),
         "double" => {
             let number: f64 = text
                 .parse()
@@ -796,7 +796,7 @@ impl Server {
             panic!("system.login returned {value:?}")
         };
         let text = |name: &str| match members.get(name) {
-            Some(Value::String(text)) => text.clone(),
+            Some(Value::String(text)) => text.to_string(),
             other => panic!("system.login member {name}: {other:?}"),
         };
         assert_eq!(text("domain"), "default");

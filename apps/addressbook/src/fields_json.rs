@@ -6,6 +6,9 @@
 //! columns stay what filters, sorting, indexes and export use.
 
 use std::fmt;
+use std::sync::Arc;
+
+use groupware_api::Text;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
@@ -35,8 +38,10 @@ pub fn to_json<S: AsRef<str>>(fields: &[S]) -> String {
 
 /// The stock fields, aligned with [`STOCK_FIELDS`] (`""` where absent), from a
 /// [`to_json`] object. Members that name no stock field are skipped, so a column written
-/// by a later version with more fields still reads.
-pub fn from_json(text: &str) -> Result<Vec<String>, serde_json::Error> {
+/// by a later version with more fields still reads. In the common case (no escapes) the
+/// fields are slices of one shared copy of `text`: one allocation per contact instead
+/// of one per field.
+pub fn from_json(text: &str) -> Result<Vec<Text>, serde_json::Error> {
     match read_plain(text) {
         Some(fields) => Ok(fields),
         None => read_any(text),
@@ -47,7 +52,7 @@ pub fn from_json(text: &str) -> Result<Vec<String>, serde_json::Error> {
 /// escapes (what the writers produce unless a value holds `"`, `\` or a control
 /// character). `None` for anything else, which [`read_any`] then reads in full; so this
 /// never decides that a text is malformed.
-fn read_plain(text: &str) -> Option<Vec<String>> {
+fn read_plain(text: &str) -> Option<Vec<Text>> {
     let bytes = text.as_bytes();
     let mut at = skip_space(bytes, 0);
     if bytes.get(at) != Some(&b'{') {
@@ -55,6 +60,7 @@ fn read_plain(text: &str) -> Option<Vec<String>> {
     }
     let mut fields = empty_fields();
     let mut next = 0;
+    let mut shared: Option<Arc<str>> = None;
     at = skip_space(bytes, at + 1);
     if bytes.get(at) == Some(&b'}') {
         return (skip_space(bytes, at + 1) == bytes.len()).then_some(fields);
@@ -69,7 +75,11 @@ fn read_plain(text: &str) -> Option<Vec<String>> {
         let (value, after) = plain_string(text, at)?;
         let index = FieldIndex { next }.find(name);
         if let Some(index) = index {
-            fields[index] = value.to_owned();
+            // The value ends just before the closing quote at `after - 1`.
+            let end = after - 1;
+            let buffer = shared.get_or_insert_with(|| Arc::from(text));
+            fields[index] =
+                Text::shared(buffer, end - value.len()..end).unwrap_or_else(|| value.into());
             next = index + 1;
         }
         at = skip_space(bytes, after);
@@ -98,10 +108,10 @@ fn plain_string(text: &str, at: usize) -> Option<(&str, usize)> {
     Some((text.get(start..end)?, end + 1))
 }
 
-/// One empty string per stock field (`vec![String::new(); n]` clones n times).
-fn empty_fields() -> Vec<String> {
+/// One empty text per stock field.
+fn empty_fields() -> Vec<Text> {
     let mut fields = Vec::with_capacity(STOCK_FIELDS.len());
-    fields.resize_with(STOCK_FIELDS.len(), String::new);
+    fields.resize_with(STOCK_FIELDS.len(), Text::default);
     fields
 }
 
@@ -113,7 +123,7 @@ fn skip_space(bytes: &[u8], mut at: usize) -> usize {
 }
 
 /// Any JSON object, through serde_json.
-fn read_any(text: &str) -> Result<Vec<String>, serde_json::Error> {
+fn read_any(text: &str) -> Result<Vec<Text>, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let fields = deserializer.deserialize_map(FieldsVisitor)?;
     deserializer.end()?;
@@ -123,13 +133,13 @@ fn read_any(text: &str) -> Result<Vec<String>, serde_json::Error> {
 struct FieldsVisitor;
 
 impl<'de> Visitor<'de> for FieldsVisitor {
-    type Value = Vec<String>;
+    type Value = Vec<Text>;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
         formatter.write_str("a JSON object of stock fields")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<String>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Text>, A::Error> {
         let mut fields = empty_fields();
         // SQLite and this module write the members in STOCK_FIELDS order, so the search for
         // a name starts after the last one found; PostgreSQL's jsonb reorders them, which
@@ -138,7 +148,7 @@ impl<'de> Visitor<'de> for FieldsVisitor {
         while let Some(index) = map.next_key_seed(FieldIndex { next })? {
             match index {
                 Some(index) => {
-                    fields[index] = map.next_value()?;
+                    fields[index] = map.next_value::<String>()?.into();
                     next = index + 1;
                 }
                 None => {
@@ -254,7 +264,7 @@ mod tests {
     fn fast_path_and_full_parser_agree() {
         let plain = r#" { "fn" : "A B" ,"n_family":"B", "email":"a@b" } "#;
         assert_eq!(read_plain(plain), Some(read_any(plain).unwrap()));
-        assert_eq!(read_plain("{}"), Some(with(&[])));
+        assert_eq!(read_plain("{}").unwrap(), with(&[]));
         // Escapes, other value types and trailing text are left to the full parser.
         for other in [
             r#"{"fn": "say \"hi\""}"#,

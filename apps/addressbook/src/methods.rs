@@ -540,21 +540,21 @@ fn contact_to_value(
         .count();
     let mut record = struct_with_capacity(FIXED_MEMBERS + filled + contact.custom.len());
     record.insert("id".into(), Value::Int(contact.id));
-    record.insert("lid".into(), Value::String(contact.lid));
-    record.insert("tid".into(), Value::String(contact.tid));
+    record.insert("lid".into(), Value::from(contact.lid));
+    record.insert("tid".into(), Value::from(contact.tid));
     record.insert("owner".into(), Value::Int(contact.owner));
     record.insert("access".into(), Value::from(contact.access.as_str()));
     let categories: Struct = contact
         .categories
         .into_iter()
-        .map(|(id, name)| (id.to_string().into(), Value::String(name)))
+        .map(|(id, name)| (id.to_string().into(), Value::from(name)))
         .collect();
     record.insert("cat_id".into(), Value::Struct(categories));
     record.insert("last_mod".into(), to_wire_time(account, contact.last_mod));
     record.insert("rights".into(), Value::Int(contact.rights));
     for (name, value) in STOCK_FIELDS.iter().zip(contact.fields) {
         if !value.is_empty() && selected(fields, name) {
-            record.insert((*name).into(), Value::String(value));
+            record.insert((*name).into(), Value::from(value));
         }
     }
     if let Some(bday) = contact.bday
@@ -568,7 +568,7 @@ fn contact_to_value(
     if custom {
         for (name, value) in contact.custom {
             if !value.is_empty() && selected(fields, &name) {
-                record.insert(name.into(), Value::String(value));
+                record.insert(name.into(), Value::from(value));
             }
         }
     }

@@ -5,7 +5,7 @@
 //! these types and back; `repo.rs` stores them.
 
 use chrono::NaiveDate;
-use groupware_api::Error;
+use groupware_api::{Error, Text};
 
 /// Every stock text field of the eGroupWare 1.2 addressbook, in the order records list
 /// them (§4.1 of the protocol notes). `bday` is a date and kept apart.
@@ -121,8 +121,9 @@ pub struct Contact {
     pub lid: String,
     pub access: Access,
     pub bday: Option<NaiveDate>,
-    /// Stock field values, aligned with [`STOCK_FIELDS`]; `""` is empty.
-    pub fields: Vec<String>,
+    /// Stock field values, aligned with [`STOCK_FIELDS`]; `""` is empty. Read from the
+    /// database they share one buffer (see [`crate::fields_json`]).
+    pub fields: Vec<Text>,
     /// Linked categories: id and name.
     pub categories: Vec<(i64, String)>,
     /// Custom field values by field name.
@@ -139,7 +140,7 @@ impl Contact {
             .iter()
             .position(|field| *field == name)
             .and_then(|index| self.fields.get(index))
-            .map_or("", String::as_str)
+            .map_or("", Text::as_str)
     }
 }
 

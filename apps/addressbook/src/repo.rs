@@ -1312,7 +1312,10 @@ mod tests {
             lid: "x".into(),
             access: Access::Public,
             bday: None,
-            fields: STOCK_FIELDS.iter().map(|name| format!("{name}!")).collect(),
+            fields: STOCK_FIELDS
+                .iter()
+                .map(|name| format!("{name}!").into())
+                .collect(),
             categories: Vec::new(),
             custom: Vec::new(),
             created: 5,

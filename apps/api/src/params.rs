@@ -31,7 +31,7 @@ impl FromValue for String {
     const TYPE_NAME: &'static str = "string";
     fn from_value(value: &Value) -> Option<Self> {
         match value {
-            Value::String(text) => Some(text.clone()),
+            Value::String(text) => Some(text.to_string()),
             Value::Int(number) => Some(number.to_string()),
             Value::Double(number) => Some(number.to_string()),
             Value::Bool(flag) => Some(if *flag { "1" } else { "0" }.to_owned()),

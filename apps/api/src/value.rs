@@ -6,6 +6,8 @@
 use chrono::NaiveDateTime;
 use indexmap::IndexMap;
 
+use crate::text::Text;
+
 /// A struct's members, in the order they arrived or were inserted.
 ///
 /// Order is kept because people read responses and golden files; a duplicate member name
@@ -32,7 +34,7 @@ pub enum Value {
     /// `<i8>`, so strict XML-RPC clients only ever see `<i8>` when they must.
     Int(i64),
     Bool(bool),
-    String(String),
+    String(Text),
     /// A finite double. NaN and infinities are not representable on the wire and are refused
     /// by the codecs' decoders; handlers must not produce them.
     Double(f64),
@@ -102,12 +104,18 @@ impl Value {
 
 impl From<&str> for Value {
     fn from(text: &str) -> Self {
-        Value::String(text.to_owned())
+        Value::String(text.into())
     }
 }
 
 impl From<String> for Value {
     fn from(text: String) -> Self {
+        Value::String(text.into())
+    }
+}
+
+impl From<Text> for Value {
+    fn from(text: Text) -> Self {
         Value::String(text)
     }
 }

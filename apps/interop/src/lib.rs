@@ -227,7 +227,7 @@ async fn many_types_test(_ctx: Ctx, params: Params) -> Result<Value, Error> {
     Ok(Value::Array(vec![
         params.get(0).map(Value::Int)?,
         params.get(1).map(Value::Bool)?,
-        params.get(2).map(Value::String)?,
+        params.get(2).map(|text: String| Value::from(text))?,
         params.get(3).map(Value::Double)?,
         params.get(4).map(Value::DateTime)?,
         params.get(5).map(Value::Base64)?,
@@ -242,7 +242,7 @@ async fn moderate_size_array_check(_ctx: Ctx, params: Params) -> Result<Value, E
         strings.push(text);
     }
     match (strings.first(), strings.last()) {
-        (Some(first), Some(last)) => Ok(Value::String(format!("{first}{last}"))),
+        (Some(first), Some(last)) => Ok(Value::from(format!("{first}{last}"))),
         _ => Err(Error::invalid("parameter 1: the array is empty")),
     }
 }

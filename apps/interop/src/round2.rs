@@ -35,7 +35,7 @@ enum Kind {
 
 fn check(kind: Kind, value: &Value, what: &str) -> Result<Value, Error> {
     Ok(match kind {
-        Kind::String => Value::String(convert(value, what)?),
+        Kind::String => Value::from(convert::<String>(value, what)?),
         Kind::Int => Value::Int(i64::from(convert::<i32>(value, what)?)),
         Kind::Double => Value::Double(convert(value, what)?),
         Kind::Bool => Value::Bool(convert(value, what)?),

@@ -349,7 +349,7 @@ impl<'a, 'input> Decoder<'a, 'input> {
         Ok(match local {
             "string" | "normalizedString" | "token" | "anyURI" | "QName" | "NOTATION"
             | "language" | "Name" | "NCName" | "ID" | "date" | "time" | "duration" => {
-                Value::String(text)
+                Value::from(text)
             }
             "int" | "integer" | "long" | "short" | "byte" | "unsignedInt" | "unsignedShort"
             | "unsignedByte" | "unsignedLong" | "nonNegativeInteger" | "positiveInteger"
@@ -407,7 +407,7 @@ impl<'a, 'input> Decoder<'a, 'input> {
     fn infer(&mut self, node: Node<'a, 'input>, depth: usize) -> Result<Value, Fault> {
         let mut children = node.children().filter(Node::is_element).peekable();
         let Some(first) = children.peek().copied() else {
-            return Ok(Value::String(self.text(node)?));
+            return Ok(Value::from(self.text(node)?));
         };
         if first.tag_name().name() == "item"
             && node
@@ -488,7 +488,7 @@ impl<'a, 'input> Decoder<'a, 'input> {
                 match part.tag_name().name() {
                     "key" => {
                         key = Some(match self.value(part, depth + 2, None)? {
-                            Value::String(text) => text,
+                            Value::String(text) => text.into_string(),
                             Value::Int(number) => number.to_string(),
                             _ => return Err(bad_value("a Map key must be a string")),
                         });
