@@ -263,6 +263,10 @@ fn query_searches_every_text_field_and_custom_values(db: &Db) {
         ("n_family", Value::from("Percent")),
         ("note", Value::from("100%_sure")),
     ]);
+    let syntax = demo.create_contact(&[
+        ("n_family", Value::from("Syntax")),
+        ("note", Value::from("she said \"hi\" NEAR x* OR (y)")),
+    ]);
     let ids = |query: &str| -> Vec<i64> {
         demo.search(&[("query", Value::from(query))])
             .iter()
@@ -289,6 +293,10 @@ fn query_searches_every_text_field_and_custom_values(db: &Db) {
         "https://free.example/Busy"
     );
     assert_eq!(ids("0%_s"), [wildcard], "% and _ are literal");
+    // The text index's own query syntax (quotes, operators, prefix stars) is literal too.
+    assert_eq!(ids("said \"hi\""), [syntax], "double quotes");
+    assert_eq!(ids("near x* or (y"), [syntax], "operators and a star");
+    assert!(ids("said hi").is_empty(), "the quotes are part of the text");
     assert_eq!(ids("%"), [wildcard], "a lone % is literal");
     assert!(ids("müllerzürich").is_empty(), "no match across two fields");
     // An update re-indexes: the old text is gone, the new is found.

@@ -1304,6 +1304,12 @@ mod tests {
     }
 
     #[test]
+    fn fts_phrases_quote_everything() {
+        assert_eq!(fts_phrase("abc"), "\"abc\"");
+        assert_eq!(fts_phrase("say \"hi\" OR x*"), "\"say \"\"hi\"\" OR x*\"");
+    }
+
+    #[test]
     fn every_order_column_has_a_key() {
         let contact = Contact {
             id: 7,
