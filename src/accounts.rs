@@ -659,7 +659,9 @@ fn verify_blocking(password: &[u8], stored: &str) -> Verdict {
 /// does not raise the threshold. A plain 19 MiB allocation is mapped the first time, but
 /// freeing it raises the threshold to 19 MiB, so every later one came from a malloc arena
 /// and stayed resident (a 200-client load test peaked near 300 MiB: three blocks in each
-/// of four arenas). Only the pages in use (the first `blocks`) are ever touched.
+/// of four arenas). Only the pages in use (the first `blocks`) are ever touched. The
+/// server binary allocates with jemalloc (`src/main.rs`), which returns a block this size
+/// on free either way; the reservation keeps the library right under glibc too.
 fn with_working_memory<R>(blocks: usize, work: impl FnOnce(&mut [argon2::Block]) -> R) -> R {
     const RESERVED_BYTES: usize = 33 << 20;
     let mut memory = Vec::with_capacity(blocks.max(RESERVED_BYTES / argon2::Block::SIZE));

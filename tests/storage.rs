@@ -166,6 +166,7 @@ on_both_backends!(
     contact_fields_json_backfill_matches_the_writer,
     text_search_walk_agrees_with_the_text_index,
     walkable_orders_need_no_sort,
+    contact_detail_counts_follow_every_change,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1366,4 +1367,219 @@ async fn walkable_orders_need_no_sort(store: Store) {
             );
         }
     }
+}
+
+/// The V7 triggers keep each contact's counts of category links and custom values equal
+/// to its detail rows through every kind of change, including the cascades no
+/// application code sees (a deleted category, a deleted custom field definition), and
+/// the migration's backfill computes the same counts. A listing only reads a contact's
+/// details when its count is not zero, so a count left at zero would hide them.
+async fn contact_detail_counts_follow_every_change(store: Store) {
+    use groupware_addressbook::model::{CategoryInput, ContactChanges, ListQuery};
+    use groupware_addressbook::repo;
+
+    async fn assert_counts_exact(store: &Store, step: &str) {
+        let wrong = count(
+            store,
+            "SELECT count(*) AS n FROM addressbook_contacts c WHERE \
+             c.category_count <> (SELECT count(*) FROM addressbook_contact_categories l \
+                                  WHERE l.contact_id = c.id) \
+             OR c.custom_count <> (SELECT count(*) FROM addressbook_customfield_values v \
+                                   WHERE v.contact_id = c.id)",
+            vec![],
+        )
+        .await;
+        assert_eq!(wrong, 0, "counts differ from the detail rows after {step}");
+    }
+    /// Every listed contact's (id, category names, custom values), in id order.
+    async fn details(store: &Store, owner: i64) -> Vec<(i64, Vec<String>, Vec<(String, String)>)> {
+        let query = ListQuery {
+            order: vec![("id", false)],
+            ..ListQuery::default()
+        };
+        repo::list(store, owner, &query, true)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|contact| {
+                let names = contact
+                    .categories
+                    .into_iter()
+                    .map(|(_, name)| name)
+                    .collect();
+                (contact.id, names, contact.custom)
+            })
+            .collect()
+    }
+    let named = |names: &[&str]| {
+        Some(CategoryInput::Named(
+            names
+                .iter()
+                .enumerate()
+                .map(|(index, name)| (format!("{}", -(index as i64) - 1), (*name).to_owned()))
+                .collect(),
+        ))
+    };
+    let custom = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), (*value).to_owned()))
+            .collect()
+    };
+
+    let owner = create_user(&store, "counter", "correct horse battery", &["addressbook"]).await;
+    repo::create_customfields(
+        &store,
+        &custom(&[("shoe_size", "Shoe size"), ("pet", "Pet")]),
+        now(),
+    )
+    .await
+    .unwrap();
+    let write = |changes: ContactChanges| {
+        let store = store.clone();
+        async move { repo::write(&store, owner, &changes, now()).await.unwrap() }
+    };
+    let first = write(ContactChanges {
+        fields: vec![("n_family", "First".to_owned())],
+        categories: named(&["Friends", "Work"]),
+        custom: custom(&[("shoe_size", "44"), ("pet", "cat")]),
+        ..ContactChanges::default()
+    })
+    .await;
+    let second = write(ContactChanges {
+        fields: vec![("n_family", "Second".to_owned())],
+        categories: named(&["Work"]),
+        ..ContactChanges::default()
+    })
+    .await;
+    let third = write(ContactChanges {
+        fields: vec![("n_family", "Third".to_owned())],
+        ..ContactChanges::default()
+    })
+    .await;
+    assert_counts_exact(&store, "creating").await;
+    assert_eq!(
+        details(&store, owner).await,
+        vec![
+            (
+                first,
+                vec!["Friends".to_owned(), "Work".to_owned()],
+                custom(&[("pet", "cat"), ("shoe_size", "44")])
+            ),
+            (second, vec!["Work".to_owned()], vec![]),
+            (third, vec![], vec![]),
+        ]
+    );
+
+    // Categories replaced, cleared and given again; custom values changed and cleared.
+    let update = |id: i64, changes: ContactChanges| {
+        write(ContactChanges {
+            id: Some(id),
+            ..changes
+        })
+    };
+    update(
+        first,
+        ContactChanges {
+            categories: named(&["Family"]),
+            custom: custom(&[("pet", "dog")]),
+            ..ContactChanges::default()
+        },
+    )
+    .await;
+    update(
+        second,
+        ContactChanges {
+            categories: Some(CategoryInput::Ids(vec![])),
+            custom: custom(&[("shoe_size", "39")]),
+            ..ContactChanges::default()
+        },
+    )
+    .await;
+    update(
+        third,
+        ContactChanges {
+            categories: named(&["Friends", "Family"]),
+            ..ContactChanges::default()
+        },
+    )
+    .await;
+    update(
+        first,
+        ContactChanges {
+            custom: custom(&[("shoe_size", "")]),
+            ..ContactChanges::default()
+        },
+    )
+    .await;
+    assert_counts_exact(&store, "updating").await;
+    assert_eq!(
+        details(&store, owner).await,
+        vec![
+            (first, vec!["Family".to_owned()], custom(&[("pet", "dog")])),
+            (second, vec![], custom(&[("shoe_size", "39")])),
+            (
+                third,
+                vec!["Friends".to_owned(), "Family".to_owned()],
+                vec![]
+            ),
+        ]
+    );
+
+    // Cascades: a category and a custom field definition deleted outright.
+    store
+        .execute(
+            "DELETE FROM addressbook_categories WHERE name = $1",
+            vec!["Family".into()],
+        )
+        .await
+        .unwrap();
+    store
+        .execute(
+            "DELETE FROM addressbook_customfields WHERE name = $1",
+            vec!["pet".into()],
+        )
+        .await
+        .unwrap();
+    assert_counts_exact(&store, "cascading deletes").await;
+    assert_eq!(
+        details(&store, owner).await,
+        vec![
+            (first, vec![], vec![]),
+            (second, vec![], custom(&[("shoe_size", "39")])),
+            (third, vec!["Friends".to_owned()], vec![]),
+        ]
+    );
+
+    // A contact's deletion takes its detail rows with it.
+    repo::delete(&store, owner, third, now()).await.unwrap();
+    assert_counts_exact(&store, "deleting a contact").await;
+
+    // The migration's backfill computes the same counts from the detail rows.
+    let expected = details(&store, owner).await;
+    store
+        .execute(
+            "UPDATE addressbook_contacts SET category_count = 0, custom_count = 0",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_ne!(
+        details(&store, owner).await,
+        expected,
+        "the reset took effect"
+    );
+    let migration = store::MIGRATIONS
+        .iter()
+        .find(|migration| migration.name == "V7__addressbook_detail_counts")
+        .unwrap();
+    let script = match store.backend() {
+        Backend::Sqlite => migration.sqlite,
+        Backend::Postgres => migration.postgres,
+    };
+    let backfill = &script[script.find("UPDATE addressbook_contacts").unwrap()..];
+    let backfill = &backfill[..backfill.find(';').unwrap()];
+    store.execute(backfill, vec![]).await.unwrap();
+    assert_counts_exact(&store, "the backfill").await;
+    assert_eq!(details(&store, owner).await, expected);
 }

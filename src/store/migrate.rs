@@ -56,6 +56,7 @@ pub static MIGRATIONS: &[Migration] = &[
     migration!(4, "V4__infolog_entries"),
     migration!(5, "V5__addressbook_fields_json"),
     migration!(6, "V6__addressbook_default_order_index"),
+    migration!(7, "V7__addressbook_detail_counts"),
 ];
 
 const CREATE_HISTORY: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\
