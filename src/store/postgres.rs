@@ -357,17 +357,16 @@ async fn run_query(
         .iter()
         .map(|column| column.name().to_owned())
         .collect();
-    rows.iter()
-        .map(|row| {
-            let values = statement
-                .columns()
-                .iter()
-                .enumerate()
-                .map(|(index, column)| read_value(row, index, column.name(), column.type_()))
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(Row::new(Arc::clone(&columns), values))
-        })
-        .collect()
+    let mut result = Vec::with_capacity(rows.len());
+    for row in &rows {
+        // Sized up front: collecting into a Result does not know the length.
+        let mut values = Vec::with_capacity(columns.len());
+        for (index, column) in statement.columns().iter().enumerate() {
+            values.push(read_value(row, index, column.name(), column.type_())?);
+        }
+        result.push(Row::new(Arc::clone(&columns), values));
+    }
+    Ok(result)
 }
 
 async fn run_execute(

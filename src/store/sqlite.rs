@@ -338,13 +338,12 @@ fn run_query(
         .map_err(sqlite_error)?;
     let mut result = Vec::new();
     while let Some(row) = rows.next().map_err(sqlite_error)? {
-        let values = (0..columns.len())
-            .map(|index| {
-                row.get_ref(index)
-                    .map_err(sqlite_error)
-                    .and_then(from_sqlite)
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        // Sized up front: collecting into a Result does not know the length and grew
+        // the vector twice per row.
+        let mut values = Vec::with_capacity(columns.len());
+        for index in 0..columns.len() {
+            values.push(from_sqlite(row.get_ref(index).map_err(sqlite_error)?)?);
+        }
         result.push(Row::new(Arc::clone(&columns), values));
     }
     Ok(result)

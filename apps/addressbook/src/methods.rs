@@ -539,22 +539,22 @@ fn contact_to_value(
         .filter(|value| !value.is_empty())
         .count();
     let mut record = struct_with_capacity(FIXED_MEMBERS + filled + contact.custom.len());
-    record.insert("id".into(), Value::Int(contact.id));
-    record.insert("lid".into(), Value::from(contact.lid));
-    record.insert("tid".into(), Value::from(contact.tid));
-    record.insert("owner".into(), Value::Int(contact.owner));
-    record.insert("access".into(), Value::from(contact.access.as_str()));
+    record.push_distinct("id".into(), Value::Int(contact.id));
+    record.push_distinct("lid".into(), Value::from(contact.lid));
+    record.push_distinct("tid".into(), Value::from(contact.tid));
+    record.push_distinct("owner".into(), Value::Int(contact.owner));
+    record.push_distinct("access".into(), Value::from(contact.access.as_str()));
     let categories: Struct = contact
         .categories
         .into_iter()
         .map(|(id, name)| (id.to_string().into(), Value::from(name)))
         .collect();
-    record.insert("cat_id".into(), Value::Struct(categories));
-    record.insert("last_mod".into(), to_wire_time(account, contact.last_mod));
-    record.insert("rights".into(), Value::Int(contact.rights));
+    record.push_distinct("cat_id".into(), Value::Struct(categories));
+    record.push_distinct("last_mod".into(), to_wire_time(account, contact.last_mod));
+    record.push_distinct("rights".into(), Value::Int(contact.rights));
     for (name, value) in STOCK_FIELDS.iter().zip(contact.fields) {
         if !value.is_empty() && selected(fields, name) {
-            record.insert((*name).into(), Value::from(value));
+            record.push_distinct((*name).into(), Value::from(value));
         }
     }
     if let Some(bday) = contact.bday
@@ -565,6 +565,8 @@ fn contact_to_value(
             Value::DateTime(NaiveDateTime::new(bday, NaiveTime::MIN)),
         );
     }
+    // Custom field names are the administrator's and are checked against the members
+    // above; the others are distinct by construction (a unit test).
     if custom {
         for (name, value) in contact.custom {
             if !value.is_empty() && selected(fields, &name) {
@@ -967,6 +969,21 @@ mod tests {
             let name = format!("addressbook.boaddressbook.{alias}");
             assert!(names.contains(&name.as_str()), "{name} is missing");
         }
+    }
+
+    #[test]
+    fn record_member_names_are_distinct() {
+        // contact_to_value appends these without looking for an earlier member of the
+        // same name (push_distinct).
+        let mut names = vec![
+            "id", "lid", "tid", "owner", "access", "cat_id", "last_mod", "rights",
+        ];
+        names.extend(STOCK_FIELDS);
+        let count = names.len();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), count);
+        assert!(!STOCK_FIELDS.contains(&"bday"));
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod ctx;
 pub mod error;
 pub mod fault;
 pub mod grants;
+pub mod members;
 pub mod method;
 pub mod params;
 pub mod store;

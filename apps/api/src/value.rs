@@ -3,20 +3,9 @@
 //! It is the XML-RPC type system (the richest of the three protocols we speak) plus `nil`.
 //! SOAP and JSON-RPC map onto it; applications only ever see these values.
 
-use chrono::NaiveDateTime;
-use indexmap::IndexMap;
-
+pub use crate::members::Struct;
 use crate::text::Text;
-
-/// A struct's members, in the order they arrived or were inserted.
-///
-/// Order is kept because people read responses and golden files; a duplicate member name
-/// keeps its first position and takes the last value, as most XML-RPC libraries do.
-///
-/// Member names come from clients, so the hasher is seeded at random per process
-/// (foldhash's `RandomState`); it is several times cheaper than the standard SipHash on
-/// the short names a listing inserts by the thousand.
-pub type Struct = IndexMap<Key, Value, foldhash::fast::RandomState>;
+use chrono::NaiveDateTime;
 
 /// A struct member name: the names an application writes are `&'static str` and are
 /// borrowed, not copied (a listing writes thousands per call); names from clients are owned.
@@ -24,7 +13,7 @@ pub type Key = std::borrow::Cow<'static, str>;
 
 /// An empty struct with room for `capacity` members.
 pub fn struct_with_capacity(capacity: usize) -> Struct {
-    Struct::with_capacity_and_hasher(capacity, foldhash::fast::RandomState::default())
+    Struct::with_capacity(capacity)
 }
 
 /// One protocol-neutral value.

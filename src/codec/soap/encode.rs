@@ -347,7 +347,7 @@ fn write_literal(
         Value::Struct(members) => {
             out.push('>');
             let order = member_order.unwrap_or(&[]);
-            let declared = order.iter().filter_map(|key| members.get_key_value(*key));
+            let declared = order.iter().filter_map(|key| members.get_key_value(key));
             let rest = members
                 .iter()
                 .filter(|(key, _)| !order.contains(&key.as_ref()));
