@@ -132,17 +132,20 @@ for backend in $BACKENDS; do
         c_rps=$(echo "$ceiling" | field rps)
         o_rps=$(echo "$ours" | field rps)
         ratio=$(awk -v o="$o_rps" -v c="$c_rps" 'BEGIN {printf "%.1f", 100 * o / c}')
-        echo "$backend run $run: ceiling $c_rps req/s; ours $o_rps req/s ($ratio %)," \
+        echo "$backend run $run: ceiling $c_rps req/s (p50 $(echo "$ceiling" | field p50_us) us," \
+            "p99 $(echo "$ceiling" | field p99_us) us); ours $o_rps req/s ($ratio %)," \
             "p50 $(echo "$ours" | field p50_us) us, p99 $(echo "$ours" | field p99_us) us," \
             "errors $(echo "$ours" | field errors)"
-        echo "$c_rps $o_rps $ratio $(echo "$ours" | field p50_us) $(echo "$ours" | field p99_us)" >>"$WORK/runs"
+        echo "$c_rps $o_rps $ratio $(echo "$ours" | field p50_us) $(echo "$ours" | field p99_us)" \
+            "$(echo "$ceiling" | field p99_us)" >>"$WORK/runs"
     done
     kill "$SAMPLER_PID" 2>/dev/null || true
     rss=$(awk '/VmHWM/ {print $2}' "/proc/$SERVER_PID/status")
     during=$(cat "$WORK/rss-$backend" 2>/dev/null || echo 0)
     col() { awk "{print \$$1}" "$WORK/runs" | median; }
     echo "$backend MEDIAN: ceiling $(col 1) req/s, ours $(col 2) req/s, ratio $(col 3) %," \
-        "p50 $(col 4) us, p99 $(col 5) us, RSS during the runs $((during / 1024)) MiB," \
+        "p50 $(col 4) us, p99 $(col 5) us (the ceiling's p99 $(col 6) us)," \
+        "RSS during the runs $((during / 1024)) MiB," \
         "peak RSS $((rss / 1024)) MiB"
     if [ "$STORM" = 1 ]; then
         BENCH_USER=storm BENCH_PASSWORD=$PASSWORD \

@@ -22,7 +22,6 @@ use groupware_addressbook::model::{
     Access, CategoryInput, ContactChanges, ListQuery, STOCK_FIELDS,
 };
 use groupware_addressbook::repo;
-use groupware_api::Text;
 use groupware_api::store::Store;
 
 /// Prefix of the private properties that carry the other stock fields.
@@ -206,7 +205,7 @@ pub async fn export_contacts(store: &Store, username: &str) -> anyhow::Result<(S
             );
         }
         for (index, name) in STOCK_FIELDS.iter().enumerate() {
-            let value = contact.fields.get(index).map_or("", Text::as_str);
+            let value = contact.fields.get(index);
             if !value.is_empty() && !is_mapped(name) {
                 push(
                     VCardEntry::new(VCardProperty::Other(format!(

@@ -1185,8 +1185,7 @@ async fn contact_fields_json_backfill_matches_the_writer(store: Store) {
             .await
             .unwrap()
             .fields
-            .iter()
-            .all(|value| value.is_empty()),
+            .is_empty(),
         "the reset took effect"
     );
     let migration = store::MIGRATIONS

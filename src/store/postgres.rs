@@ -357,12 +357,18 @@ async fn run_query(
         .iter()
         .map(|column| column.name().to_owned())
         .collect();
+    // Each column's kind is worked out once per result, not once per row.
+    let kinds: Vec<Kind> = statement
+        .columns()
+        .iter()
+        .map(|column| classify(column.type_()))
+        .collect();
     let mut result = Vec::with_capacity(rows.len());
     for row in &rows {
         // Sized up front: collecting into a Result does not know the length.
         let mut values = Vec::with_capacity(columns.len());
-        for (index, column) in statement.columns().iter().enumerate() {
-            values.push(read_value(row, index, column.name(), column.type_())?);
+        for (index, (column, kind)) in statement.columns().iter().zip(&kinds).enumerate() {
+            values.push(read_value(row, index, *kind, column)?);
         }
         result.push(Row::new(Arc::clone(&columns), values));
     }
@@ -490,8 +496,8 @@ impl ToSql for PgNull {
 fn read_value(
     row: &tokio_postgres::Row,
     index: usize,
-    name: &str,
-    ty: &Type,
+    kind: Kind,
+    column: &tokio_postgres::Column,
 ) -> Result<SqlValue, Error> {
     fn get<'a, T: FromSql<'a>>(
         row: &'a tokio_postgres::Row,
@@ -499,7 +505,7 @@ fn read_value(
     ) -> Result<Option<T>, Error> {
         row.try_get::<_, Option<T>>(index).map_err(pg_error)
     }
-    let value = match classify(ty) {
+    let value = match kind {
         Kind::Bool => get::<bool>(row, index)?.map(|flag| SqlValue::Int(i64::from(flag))),
         Kind::Int2 => get::<i16>(row, index)?.map(|n| SqlValue::Int(i64::from(n))),
         Kind::Int4 => get::<i32>(row, index)?.map(|n| SqlValue::Int(i64::from(n))),
@@ -513,8 +519,10 @@ fn read_value(
         Kind::Void => None,
         Kind::Other => {
             return Err(Error::Storage(format!(
-                "PostgreSQL column {name} has unsupported type {ty}; cast it to bigint, \
-                 double precision, text or bytea in the query"
+                "PostgreSQL column {} has unsupported type {}; cast it to bigint, \
+                 double precision, text or bytea in the query",
+                column.name(),
+                column.type_()
             )));
         }
     };

@@ -12,7 +12,7 @@ use groupware_api::Text;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
-use crate::model::STOCK_FIELDS;
+use crate::model::{STOCK_FIELDS, StockFields};
 
 /// The non-empty fields of `fields` (aligned with [`STOCK_FIELDS`]) as a JSON object, in
 /// [`STOCK_FIELDS`] order.
@@ -41,7 +41,7 @@ pub fn to_json<S: AsRef<str>>(fields: &[S]) -> String {
 /// by a later version with more fields still reads. In the common case (no escapes) the
 /// fields are slices of one shared copy of `text`: one allocation per contact instead
 /// of one per field.
-pub fn from_json(text: &str) -> Result<Vec<Text>, serde_json::Error> {
+pub fn from_json(text: &str) -> Result<StockFields, serde_json::Error> {
     match read_plain(text) {
         Some(fields) => Ok(fields),
         None => read_any(text),
@@ -52,13 +52,13 @@ pub fn from_json(text: &str) -> Result<Vec<Text>, serde_json::Error> {
 /// escapes (what the writers produce unless a value holds `"`, `\` or a control
 /// character). `None` for anything else, which [`read_any`] then reads in full; so this
 /// never decides that a text is malformed.
-fn read_plain(text: &str) -> Option<Vec<Text>> {
+fn read_plain(text: &str) -> Option<StockFields> {
     let bytes = text.as_bytes();
     let mut at = skip_space(bytes, 0);
     if bytes.get(at) != Some(&b'{') {
         return None;
     }
-    let mut fields = empty_fields();
+    let mut fields = StockFields::default();
     let mut next = 0;
     let mut shared: Option<Arc<str>> = None;
     at = skip_space(bytes, at + 1);
@@ -78,8 +78,10 @@ fn read_plain(text: &str) -> Option<Vec<Text>> {
             // The value ends just before the closing quote at `after - 1`.
             let end = after - 1;
             let buffer = shared.get_or_insert_with(|| Arc::from(text));
-            fields[index] =
-                Text::shared(buffer, end - value.len()..end).unwrap_or_else(|| value.into());
+            fields.set(
+                index,
+                Text::shared(buffer, end - value.len()..end).unwrap_or_else(|| value.into()),
+            );
             next = index + 1;
         }
         at = skip_space(bytes, after);
@@ -108,13 +110,6 @@ fn plain_string(text: &str, at: usize) -> Option<(&str, usize)> {
     Some((text.get(start..end)?, end + 1))
 }
 
-/// One empty text per stock field.
-fn empty_fields() -> Vec<Text> {
-    let mut fields = Vec::with_capacity(STOCK_FIELDS.len());
-    fields.resize_with(STOCK_FIELDS.len(), Text::default);
-    fields
-}
-
 fn skip_space(bytes: &[u8], mut at: usize) -> usize {
     while matches!(bytes.get(at), Some(b' ' | b'\t' | b'\n' | b'\r')) {
         at += 1;
@@ -123,7 +118,7 @@ fn skip_space(bytes: &[u8], mut at: usize) -> usize {
 }
 
 /// Any JSON object, through serde_json.
-fn read_any(text: &str) -> Result<Vec<Text>, serde_json::Error> {
+fn read_any(text: &str) -> Result<StockFields, serde_json::Error> {
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let fields = deserializer.deserialize_map(FieldsVisitor)?;
     deserializer.end()?;
@@ -133,14 +128,14 @@ fn read_any(text: &str) -> Result<Vec<Text>, serde_json::Error> {
 struct FieldsVisitor;
 
 impl<'de> Visitor<'de> for FieldsVisitor {
-    type Value = Vec<Text>;
+    type Value = StockFields;
 
     fn expecting(&self, formatter: &mut fmt::Formatter) -> fmt::Result {
         formatter.write_str("a JSON object of stock fields")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Vec<Text>, A::Error> {
-        let mut fields = empty_fields();
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<StockFields, A::Error> {
+        let mut fields = StockFields::default();
         // SQLite and this module write the members in STOCK_FIELDS order, so the search for
         // a name starts after the last one found; PostgreSQL's jsonb reorders them, which
         // only costs a longer search.
@@ -148,7 +143,7 @@ impl<'de> Visitor<'de> for FieldsVisitor {
         while let Some(index) = map.next_key_seed(FieldIndex { next })? {
             match index {
                 Some(index) => {
-                    fields[index] = map.next_value::<String>()?.into();
+                    fields.set(index, map.next_value::<String>()?.into());
                     next = index + 1;
                 }
                 None => {
@@ -226,14 +221,14 @@ mod tests {
             !json.contains("n_given"),
             "empty fields are left out: {json}"
         );
-        assert_eq!(from_json(&json).unwrap(), fields);
+        assert_eq!(from_json(&json).unwrap().aligned(), fields);
     }
 
     #[test]
     fn empty_contact_is_an_empty_object() {
         let fields = with(&[]);
         assert_eq!(to_json(&fields), "{}");
-        assert_eq!(from_json("{}").unwrap(), fields);
+        assert_eq!(from_json("{}").unwrap().aligned(), fields);
     }
 
     #[test]
@@ -242,7 +237,7 @@ mod tests {
         // fields this one does not know.
         let json = r#"{"tz": "Europe/Berlin", "fn": "A B", "n_family": "B", "x_future": [1, {"a": 2}], "email": "a@b"}"#;
         assert_eq!(
-            from_json(json).unwrap(),
+            from_json(json).unwrap().aligned(),
             with(&[
                 ("tz", "Europe/Berlin"),
                 ("fn", "A B"),
@@ -255,7 +250,7 @@ mod tests {
     #[test]
     fn escaped_member_names_are_read() {
         assert_eq!(
-            from_json(r#"{"n_\u0066amily": "B"}"#).unwrap(),
+            from_json(r#"{"n_\u0066amily": "B"}"#).unwrap().aligned(),
             with(&[("n_family", "B")])
         );
     }
@@ -264,7 +259,7 @@ mod tests {
     fn fast_path_and_full_parser_agree() {
         let plain = r#" { "fn" : "A B" ,"n_family":"B", "email":"a@b" } "#;
         assert_eq!(read_plain(plain), Some(read_any(plain).unwrap()));
-        assert_eq!(read_plain("{}").unwrap(), with(&[]));
+        assert_eq!(read_plain("{}").unwrap().aligned(), with(&[]));
         // Escapes, other value types and trailing text are left to the full parser.
         for other in [
             r#"{"fn": "say \"hi\""}"#,
@@ -301,7 +296,11 @@ mod tests {
                     }
                 })
                 .collect();
-            assert_eq!(from_json(&to_json(&fields)).unwrap(), fields, "{sample:?}");
+            assert_eq!(
+                from_json(&to_json(&fields)).unwrap().aligned(),
+                fields,
+                "{sample:?}"
+            );
         }
     }
 

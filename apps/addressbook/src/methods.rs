@@ -14,7 +14,7 @@ use groupware_api::{
 
 use crate::model::{
     self, Access, AccountEntry, CategoryInput, Contact, ContactChanges, IncludeUsers, ListQuery,
-    STOCK_FIELDS, rights,
+    rights,
 };
 use crate::repo::{self, Category};
 
@@ -533,11 +533,7 @@ fn contact_to_value(
 ) -> Value {
     /// Members every record carries besides the stock fields.
     const FIXED_MEMBERS: usize = 9;
-    let filled = contact
-        .fields
-        .iter()
-        .filter(|value| !value.is_empty())
-        .count();
+    let filled = contact.fields.filled();
     let mut record = struct_with_capacity(FIXED_MEMBERS + filled + contact.custom.len());
     record.push_distinct("id".into(), Value::Int(contact.id));
     record.push_distinct("lid".into(), Value::from(contact.lid));
@@ -552,9 +548,9 @@ fn contact_to_value(
     record.push_distinct("cat_id".into(), Value::Struct(categories));
     record.push_distinct("last_mod".into(), to_wire_time(account, contact.last_mod));
     record.push_distinct("rights".into(), Value::Int(contact.rights));
-    for (name, value) in STOCK_FIELDS.iter().zip(contact.fields) {
-        if !value.is_empty() && selected(fields, name) {
-            record.push_distinct((*name).into(), Value::from(value));
+    for (name, value) in contact.fields {
+        if selected(fields, name) {
+            record.push_distinct(name.into(), Value::from(value));
         }
     }
     if let Some(bday) = contact.bday
@@ -978,12 +974,12 @@ mod tests {
         let mut names = vec![
             "id", "lid", "tid", "owner", "access", "cat_id", "last_mod", "rights",
         ];
-        names.extend(STOCK_FIELDS);
+        names.extend(crate::model::STOCK_FIELDS);
         let count = names.len();
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), count);
-        assert!(!STOCK_FIELDS.contains(&"bday"));
+        assert!(!crate::model::STOCK_FIELDS.contains(&"bday"));
     }
 
     #[test]

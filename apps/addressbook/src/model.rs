@@ -121,9 +121,9 @@ pub struct Contact {
     pub lid: String,
     pub access: Access,
     pub bday: Option<NaiveDate>,
-    /// Stock field values, aligned with [`STOCK_FIELDS`]; `""` is empty. Read from the
-    /// database they share one buffer (see [`crate::fields_json`]).
-    pub fields: Vec<Text>,
+    /// Stock field values; read from the database they share one buffer (see
+    /// [`crate::fields_json`]).
+    pub fields: StockFields,
     /// Linked categories: id and name.
     pub categories: Vec<(i64, String)>,
     /// Custom field values by field name.
@@ -139,8 +139,99 @@ impl Contact {
         STOCK_FIELDS
             .iter()
             .position(|field| *field == name)
-            .and_then(|index| self.fields.get(index))
-            .map_or("", Text::as_str)
+            .map_or("", |index| self.fields.get(index))
+    }
+}
+
+/// A contact's non-empty stock fields, as (index in [`STOCK_FIELDS`], value) in that
+/// order. Most of the 45 fields are empty, and a listing builds, walks and drops a
+/// contact's fields by the thousand: only the filled ones are kept.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StockFields(Vec<(u8, Text)>);
+
+impl StockFields {
+    /// Fields from values aligned with [`STOCK_FIELDS`] (`""` is empty; extra values are
+    /// ignored).
+    pub fn from_aligned<T: Into<Text>>(values: impl IntoIterator<Item = T>) -> StockFields {
+        let mut fields = StockFields::default();
+        for (index, value) in values.into_iter().take(STOCK_FIELDS.len()).enumerate() {
+            fields.set(index, value.into());
+        }
+        fields
+    }
+
+    /// The value of the field at `index` in [`STOCK_FIELDS`], `""` when empty.
+    pub fn get(&self, index: usize) -> &str {
+        match self.position(index) {
+            Ok(at) => &self.0[at].1,
+            Err(_) => "",
+        }
+    }
+
+    /// Sets the field at `index` in [`STOCK_FIELDS`]; an empty value clears it. Indexes
+    /// past the stock fields are ignored.
+    pub fn set(&mut self, index: usize, value: Text) {
+        let Ok(key) = u8::try_from(index) else { return };
+        if index >= STOCK_FIELDS.len() {
+            return;
+        }
+        match (self.position(index), value.is_empty()) {
+            (Ok(at), true) => {
+                self.0.remove(at);
+            }
+            (Ok(at), false) => self.0[at].1 = value,
+            (Err(_), true) => {}
+            (Err(at), false) => self.0.insert(at, (key, value)),
+        }
+    }
+
+    /// Where `index` is (or would go); values are mostly set in order, so the last place
+    /// is tried first.
+    fn position(&self, index: usize) -> Result<usize, usize> {
+        match self.0.last() {
+            None => Err(0),
+            Some((last, _)) if usize::from(*last) < index => Err(self.0.len()),
+            _ => self
+                .0
+                .binary_search_by_key(&index, |(key, _)| usize::from(*key)),
+        }
+    }
+
+    /// Whether every field is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The non-empty fields: name and value, in [`STOCK_FIELDS`] order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Text)> {
+        self.0
+            .iter()
+            .map(|(index, value)| (STOCK_FIELDS[usize::from(*index)], value))
+    }
+
+    /// How many fields are not empty.
+    pub fn filled(&self) -> usize {
+        self.0.len()
+    }
+
+    /// All values aligned with [`STOCK_FIELDS`], `""` where empty.
+    pub fn aligned(&self) -> Vec<&str> {
+        (0..STOCK_FIELDS.len())
+            .map(|index| self.get(index))
+            .collect()
+    }
+}
+
+impl IntoIterator for StockFields {
+    type Item = (&'static str, Text);
+    type IntoIter =
+        std::iter::Map<std::vec::IntoIter<(u8, Text)>, fn((u8, Text)) -> (&'static str, Text)>;
+
+    /// The non-empty fields: name and value, in [`STOCK_FIELDS`] order.
+    fn into_iter(self) -> Self::IntoIter {
+        self.0
+            .into_iter()
+            .map(|(index, value)| (STOCK_FIELDS[usize::from(index)], value))
     }
 }
 
@@ -472,6 +563,41 @@ pub fn validate_customfield_name(name: &str) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stock_fields_keep_only_filled_values_in_order() {
+        let family = STOCK_FIELDS
+            .iter()
+            .position(|name| *name == "n_family")
+            .unwrap();
+        let given = STOCK_FIELDS
+            .iter()
+            .position(|name| *name == "n_given")
+            .unwrap();
+        let mut fields = StockFields::default();
+        assert!(fields.is_empty());
+        // Out of order, overwritten, cleared, out of range: the same as an aligned vector.
+        fields.set(family, "Lovelace".into());
+        fields.set(given, "Ada".into());
+        fields.set(0, "Ada Lovelace".into());
+        fields.set(family, "Byron".into());
+        fields.set(0, "".into());
+        fields.set(given, "".into());
+        fields.set(given, "Augusta".into());
+        fields.set(STOCK_FIELDS.len(), "ignored".into());
+        fields.set(300, "ignored".into());
+        let mut expected = vec![""; STOCK_FIELDS.len()];
+        expected[family] = "Byron";
+        expected[given] = "Augusta";
+        assert_eq!(fields.aligned(), expected);
+        assert_eq!(fields.filled(), 2);
+        let names: Vec<&str> = fields.iter().map(|(name, _)| name).collect();
+        let mut in_order = vec!["n_family", "n_given"];
+        in_order.sort_by_key(|name| STOCK_FIELDS.iter().position(|field| field == name));
+        assert_eq!(names, in_order);
+        assert_eq!(StockFields::from_aligned(expected.iter().copied()), fields);
+        assert_eq!(fields.clone().into_iter().count(), 2);
+    }
 
     #[test]
     fn search_text_folds_case_and_keeps_fields_apart() {

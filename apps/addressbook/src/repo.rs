@@ -1325,10 +1325,9 @@ mod tests {
             lid: "x".into(),
             access: Access::Public,
             bday: None,
-            fields: STOCK_FIELDS
-                .iter()
-                .map(|name| format!("{name}!").into())
-                .collect(),
+            fields: crate::model::StockFields::from_aligned(
+                STOCK_FIELDS.iter().map(|name| format!("{name}!")),
+            ),
             categories: Vec::new(),
             custom: Vec::new(),
             created: 5,
