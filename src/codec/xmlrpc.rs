@@ -431,8 +431,8 @@ fn format_double(number: f64) -> String {
 /// U+FFFE/U+FFFF. Eight bytes are tested at a time with the classic word tricks
 /// (a zero byte in `v ^ repeated(b)` marks `b`; `(v - repeated(n)) & !v` marks a byte
 /// below `n`), since this runs over every string of every response; the last few bytes
-/// (all of most member names and short values) are padded with a harmless letter into
-/// one more word rather than tested one by one.
+/// are tested as the string's last eight (overlapping), or, in a string shorter than a
+/// word (most member names), padded with a harmless letter into one word.
 fn needs_escaping(bytes: &[u8]) -> bool {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
@@ -455,9 +455,16 @@ fn needs_escaping(bytes: &[u8]) -> bool {
     if rest.is_empty() {
         return false;
     }
-    let mut last = [b'a'; 8];
-    last[..rest.len()].copy_from_slice(rest);
-    word_needs(u64::from_le_bytes(last))
+    if let Some(last) = bytes.last_chunk::<8>() {
+        // The last eight bytes, overlapping bytes already tested (harmless for "any").
+        return word_needs(u64::from_le_bytes(*last));
+    }
+    let mut word = ONES * u64::from(b'a');
+    for (position, &byte) in rest.iter().enumerate() {
+        let shift = 8 * position;
+        word = (word & !(0xFF << shift)) | (u64::from(byte) << shift);
+    }
+    word_needs(word)
 }
 
 /// Escapes text for element content.

@@ -175,6 +175,16 @@ impl StockFields {
         if index >= STOCK_FIELDS.len() {
             return;
         }
+        // A contact's fields arrive in order, and most have about a dozen.
+        if self.0.last().is_none_or(|(last, _)| *last < key) {
+            if !value.is_empty() {
+                if self.0.is_empty() {
+                    self.0.reserve(16);
+                }
+                self.0.push((key, value));
+            }
+            return;
+        }
         match (self.position(index), value.is_empty()) {
             (Ok(at), true) => {
                 self.0.remove(at);
