@@ -4,6 +4,8 @@
 -- The counts are kept by the triggers below, in the statement that changes a detail row,
 -- so they also follow the cascades (a deleted category or custom field definition) that
 -- no application code sees. The listing runs a subquery whenever a count is not zero.
+-- The functions keep the search path they were created with (the server's schema), so a
+-- change made by a session with another search path still updates this schema's contacts.
 -- Keep in step with sql/sqlite/V7__addressbook_detail_counts.sql.
 
 ALTER TABLE addressbook_contacts ADD COLUMN category_count INTEGER NOT NULL DEFAULT 0;
@@ -18,7 +20,7 @@ WHERE EXISTS (SELECT 1 FROM addressbook_contact_categories l WHERE l.contact_id 
    OR EXISTS (SELECT 1 FROM addressbook_customfield_values v WHERE v.contact_id = c.id);
 
 CREATE FUNCTION addressbook_contact_categories_count() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     IF TG_OP IN ('DELETE', 'UPDATE') THEN
         UPDATE addressbook_contacts SET category_count = category_count - 1
@@ -37,7 +39,7 @@ AFTER INSERT OR DELETE OR UPDATE OF contact_id ON addressbook_contact_categories
 FOR EACH ROW EXECUTE FUNCTION addressbook_contact_categories_count();
 
 CREATE FUNCTION addressbook_customfield_values_count() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 BEGIN
     IF TG_OP IN ('DELETE', 'UPDATE') THEN
         UPDATE addressbook_contacts SET custom_count = custom_count - 1
