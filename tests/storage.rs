@@ -193,6 +193,21 @@ async fn create_user(store: &Store, username: &str, password: &str, apps: &[&str
     .unwrap()
 }
 
+/// The backfill of migration `name` for the store's backend: its first
+/// `UPDATE addressbook_contacts … ;` statement, for tests that rerun it on known rows.
+fn contacts_update_of(store: &Store, name: &str) -> &'static str {
+    let migration = store::MIGRATIONS
+        .iter()
+        .find(|migration| migration.name == name)
+        .unwrap();
+    let script = match store.backend() {
+        Backend::Sqlite => migration.sqlite,
+        Backend::Postgres => migration.postgres,
+    };
+    let update = &script[script.find("UPDATE addressbook_contacts").unwrap()..];
+    update[..update.find(';').unwrap()].trim()
+}
+
 async fn count(store: &Store, sql: &str, params: Vec<SqlValue>) -> i64 {
     store.query(sql, params).await.unwrap()[0].int("n").unwrap()
 }
@@ -1188,19 +1203,8 @@ async fn contact_fields_json_backfill_matches_the_writer(store: Store) {
             .is_empty(),
         "the reset took effect"
     );
-    let migration = store::MIGRATIONS
-        .iter()
-        .find(|migration| migration.name == "V5__addressbook_fields_json")
-        .unwrap();
-    let script = match store.backend() {
-        Backend::Sqlite => migration.sqlite,
-        Backend::Postgres => migration.postgres,
-    };
-    let update = &script[script.find("UPDATE addressbook_contacts").unwrap()..];
-    store
-        .execute(update.trim().trim_end_matches(';'), vec![])
-        .await
-        .unwrap();
+    let update = contacts_update_of(&store, "V5__addressbook_fields_json");
+    store.execute(update, vec![]).await.unwrap();
     for (id, expected) in ids.iter().zip(&before) {
         assert_eq!(&repo::read(&store, owner, *id).await.unwrap(), expected);
     }
@@ -1587,16 +1591,7 @@ async fn contact_detail_counts_follow_every_change(store: Store) {
         expected,
         "the reset took effect"
     );
-    let migration = store::MIGRATIONS
-        .iter()
-        .find(|migration| migration.name == "V7__addressbook_detail_counts")
-        .unwrap();
-    let script = match store.backend() {
-        Backend::Sqlite => migration.sqlite,
-        Backend::Postgres => migration.postgres,
-    };
-    let backfill = &script[script.find("UPDATE addressbook_contacts").unwrap()..];
-    let backfill = &backfill[..backfill.find(';').unwrap()];
+    let backfill = contacts_update_of(&store, "V7__addressbook_detail_counts");
     store.execute(backfill, vec![]).await.unwrap();
     assert_counts_exact(&store, "the backfill").await;
     assert_eq!(details(&store, owner).await, expected);
