@@ -1475,46 +1475,25 @@ async fn contact_detail_counts_follow_every_change(store: Store) {
     );
 
     // Categories replaced, cleared and given again; custom values changed and cleared.
-    let update = |id: i64, changes: ContactChanges| {
+    let updates = [
+        (first, named(&["Family"]), custom(&[("pet", "dog")])),
+        (
+            second,
+            Some(CategoryInput::Ids(vec![])),
+            custom(&[("shoe_size", "39")]),
+        ),
+        (third, named(&["Friends", "Family"]), vec![]),
+        (first, None, custom(&[("shoe_size", "")])),
+    ];
+    for (id, categories, custom) in updates {
         write(ContactChanges {
             id: Some(id),
-            ..changes
+            categories,
+            custom,
+            ..ContactChanges::default()
         })
-    };
-    update(
-        first,
-        ContactChanges {
-            categories: named(&["Family"]),
-            custom: custom(&[("pet", "dog")]),
-            ..ContactChanges::default()
-        },
-    )
-    .await;
-    update(
-        second,
-        ContactChanges {
-            categories: Some(CategoryInput::Ids(vec![])),
-            custom: custom(&[("shoe_size", "39")]),
-            ..ContactChanges::default()
-        },
-    )
-    .await;
-    update(
-        third,
-        ContactChanges {
-            categories: named(&["Friends", "Family"]),
-            ..ContactChanges::default()
-        },
-    )
-    .await;
-    update(
-        first,
-        ContactChanges {
-            custom: custom(&[("shoe_size", "")]),
-            ..ContactChanges::default()
-        },
-    )
-    .await;
+        .await;
+    }
     assert_counts_exact(&store, "updating").await;
     assert_eq!(
         details(&store, owner).await,
