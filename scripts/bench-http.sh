@@ -136,6 +136,10 @@ for backend in $BACKENDS; do
             "p99 $(echo "$ceiling" | field p99_us) us); ours $o_rps req/s ($ratio %)," \
             "p50 $(echo "$ours" | field p50_us) us, p99 $(echo "$ours" | field p99_us) us," \
             "errors $(echo "$ours" | field errors)"
+        if [ "$(echo "$ours" | field errors)" != 0 ]; then
+            echo "$backend run $run: some replies were errors or faults; not a measurement" >&2
+            exit 1
+        fi
         echo "$c_rps $o_rps $ratio $(echo "$ours" | field p50_us) $(echo "$ours" | field p99_us)" \
             "$(echo "$ceiling" | field p99_us)" >>"$WORK/runs"
     done
