@@ -14,7 +14,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use deadpool::Runtime;
 use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
@@ -155,6 +155,8 @@ impl Database for SqliteStore {
         })
     }
 
+    /// A read-only statement first runs on the calling thread within [`INLINE_BUDGET`];
+    /// one that needs longer, waits for a lock, or writes runs on a blocking thread.
     fn query<'a>(
         &'a self,
         sql: &'a str,
@@ -163,7 +165,12 @@ impl Database for SqliteStore {
         Box::pin(async move {
             let sql = translated(sql);
             let connection = self.connection().await?;
-            interact(&connection, move |conn| run_query(conn, &sql, params)).await
+            if let Ok(guard) = connection.try_lock()
+                && let Some(rows) = run_query_inline(&guard, &sql, &params, INLINE_BUDGET)?
+            {
+                return Ok(rows);
+            }
+            interact(&connection, move |conn| Ok(run_query(conn, &sql, &params)?)).await
         })
     }
 
@@ -234,7 +241,8 @@ impl Transaction for SqliteTransaction {
     ) -> BoxFuture<'a, Result<Vec<Row>, Error>> {
         Box::pin(async move {
             let sql = translated(sql);
-            self.run(move |conn| run_query(conn, &sql, params)).await
+            self.run(move |conn| Ok(run_query(conn, &sql, &params)?))
+                .await
         })
     }
 
@@ -320,12 +328,136 @@ fn sqlite_error(error: rusqlite::Error) -> Error {
     Error::Storage(format!("SQLite: {error}"))
 }
 
+/// How long a read may run on the async thread that asked for it. Moving a statement to a
+/// blocking thread costs two thread switches and wake-ups, more than most reads themselves
+/// (a page of 25 contacts takes ~30 µs); a read that has not finished in this time is
+/// interrupted and run again from the start on a blocking thread, so a long search never
+/// holds up the other connections for more than this.
+const INLINE_BUDGET: Duration = Duration::from_micros(500);
+
+/// Virtual machine instructions between two looks at the clock during an inline read
+/// (tens of microseconds of work).
+const PROGRESS_STEP: i32 = 1_000;
+
+/// Runs a read-only statement on the calling thread: `Ok(None)` when it is not read-only,
+/// when it meets a lock (a read never waits on the calling thread), or when it has not
+/// finished within `budget`; the caller then runs it with [`run_query`] on a blocking
+/// thread. Reads outside a transaction see one snapshot each, so starting one again later
+/// is the same as having started it later.
+fn run_query_inline(
+    connection: &Connection,
+    text: &StatementText,
+    params: &[SqlValue],
+    budget: Duration,
+) -> Result<Option<Vec<Row>>, Error> {
+    if !connection.is_autocommit() {
+        return Ok(None);
+    }
+    let _bounds = InlineBounds::set(connection, Instant::now() + budget)?;
+    // Preparing reads the schema, which may meet a lock as well.
+    let readonly = match connection.prepare_cached(&text.sql) {
+        Ok(statement) => statement.readonly(),
+        Err(error) if gave_up_inline(&error) => return Ok(None),
+        Err(error) => return Err(sqlite_error(error)),
+    };
+    if !readonly {
+        return Ok(None);
+    }
+    match run_query(connection, text, params) {
+        Ok(rows) => Ok(Some(rows)),
+        Err(QueryError::Sqlite(error)) if gave_up_inline(&error) => Ok(None),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Whether an inline read stopped for a reason that running it on a blocking thread
+/// removes: the time budget, or a lock it would have waited for.
+fn gave_up_inline(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(
+            rusqlite::ErrorCode::OperationInterrupted
+                | rusqlite::ErrorCode::DatabaseBusy
+                | rusqlite::ErrorCode::DatabaseLocked
+        )
+    )
+}
+
+/// The connection settings of an inline read (interrupt at the deadline, never wait for a
+/// lock), restored when dropped, on every path out.
+struct InlineBounds<'c> {
+    connection: &'c Connection,
+}
+
+impl<'c> InlineBounds<'c> {
+    fn set(connection: &'c Connection, deadline: Instant) -> Result<Self, Error> {
+        connection
+            .progress_handler(PROGRESS_STEP, Some(move || Instant::now() >= deadline))
+            .map_err(sqlite_error)?;
+        let bounds = InlineBounds { connection };
+        connection
+            .busy_timeout(Duration::ZERO)
+            .map_err(sqlite_error)?;
+        Ok(bounds)
+    }
+}
+
+impl Drop for InlineBounds<'_> {
+    fn drop(&mut self) {
+        let restored = self
+            .connection
+            .progress_handler(0, None::<fn() -> bool>)
+            .and_then(|()| self.connection.busy_timeout(BUSY_TIMEOUT));
+        if let Err(error) = restored {
+            tracing::error!(%error, "SQLite: restoring a connection after an inline read failed");
+        }
+    }
+}
+
+/// Why [`run_query`] failed: SQLite's own error is kept so that an inline read can tell an
+/// interruption from a real failure.
+enum QueryError {
+    Sqlite(rusqlite::Error),
+    Other(Error),
+}
+
+impl From<rusqlite::Error> for QueryError {
+    fn from(error: rusqlite::Error) -> Self {
+        QueryError::Sqlite(error)
+    }
+}
+
+impl From<QueryError> for Error {
+    fn from(error: QueryError) -> Self {
+        match error {
+            QueryError::Sqlite(error) => sqlite_error(error),
+            QueryError::Other(error) => error,
+        }
+    }
+}
+
+/// A parameter bound by reference, so an inline read that gives up still has its
+/// parameters for the blocking thread.
+struct Param<'a>(&'a SqlValue);
+
+impl rusqlite::ToSql for Param<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(rusqlite::types::ToSqlOutput::Borrowed(match self.0 {
+            SqlValue::Null => ValueRef::Null,
+            SqlValue::Int(number) => ValueRef::Integer(*number),
+            SqlValue::Float(number) => ValueRef::Real(*number),
+            SqlValue::Text(text) => ValueRef::Text(text.as_bytes()),
+            SqlValue::Blob(bytes) => ValueRef::Blob(bytes),
+        }))
+    }
+}
+
 fn run_query(
     connection: &Connection,
     text: &StatementText,
-    params: Vec<SqlValue>,
-) -> Result<Vec<Row>, Error> {
-    let mut statement = connection.prepare_cached(&text.sql).map_err(sqlite_error)?;
+    params: &[SqlValue],
+) -> Result<Vec<Row>, QueryError> {
+    let mut statement = connection.prepare_cached(&text.sql)?;
     let columns = Arc::clone(text.columns.get_or_init(|| {
         statement
             .column_names()
@@ -333,16 +465,14 @@ fn run_query(
             .map(String::from)
             .collect()
     }));
-    let mut rows = statement
-        .query(params_from_iter(params.into_iter().map(to_sqlite)))
-        .map_err(sqlite_error)?;
+    let mut rows = statement.query(params_from_iter(params.iter().map(Param)))?;
     let mut result = Vec::new();
-    while let Some(row) = rows.next().map_err(sqlite_error)? {
+    while let Some(row) = rows.next()? {
         // Sized up front: collecting into a Result does not know the length and grew
         // the vector twice per row.
         let mut values = Vec::with_capacity(columns.len());
         for index in 0..columns.len() {
-            values.push(from_sqlite(row.get_ref(index).map_err(sqlite_error)?)?);
+            values.push(from_sqlite(row.get_ref(index)?).map_err(QueryError::Other)?);
         }
         result.push(Row::new(Arc::clone(&columns), values));
     }
@@ -494,7 +624,10 @@ mod tests {
     async fn pragmas_are_set_on_every_connection() {
         let dir = tempfile::tempdir().unwrap();
         let store = open(Location::File(dir.path().join("p.db"))).await.unwrap();
-        let rows = store
+        // Inside a transaction, so the read runs as every statement of a write does (an
+        // inline read runs with no busy timeout on purpose).
+        let mut transaction = store.begin().await.unwrap();
+        let rows = transaction
             .query(
                 "SELECT journal_mode, synchronous, foreign_keys, timeout \
                  FROM pragma_journal_mode, pragma_synchronous, pragma_foreign_keys, \
@@ -503,6 +636,7 @@ mod tests {
             )
             .await
             .unwrap();
+        transaction.commit().await.unwrap();
         let row = &rows[0];
         assert_eq!(row.text("journal_mode").unwrap(), "wal");
         assert_eq!(row.int("synchronous").unwrap(), 2, "FULL");
@@ -536,6 +670,164 @@ mod tests {
                 SqlValue::Null,
             ]
         );
+    }
+
+    fn connection_at(path: &std::path::Path) -> Connection {
+        let mut connection = Connection::open(path).unwrap();
+        apply_pragmas(&mut connection).unwrap();
+        connection
+    }
+
+    fn text(sql: &str) -> StatementText {
+        StatementText {
+            sql: sql.into(),
+            columns: OnceLock::new(),
+        }
+    }
+
+    fn busy_timeout_of(connection: &Connection) -> i64 {
+        connection
+            .query_row("PRAGMA busy_timeout", [], |row| row.get(0))
+            .unwrap()
+    }
+
+    /// Counts to `n` in SQLite's virtual machine: many instructions, no I/O.
+    const COUNT_TO: &str = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c \
+                            WHERE x < ?1) SELECT count(*) AS n FROM c";
+
+    #[test]
+    fn a_short_read_runs_inline_and_leaves_the_connection_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let connection = connection_at(&dir.path().join("i.db"));
+        let rows = run_query_inline(
+            &connection,
+            &text("SELECT ?1 AS a, 'x' AS b"),
+            &[SqlValue::Int(7)],
+            Duration::from_secs(5),
+        )
+        .unwrap()
+        .expect("a short read finishes inline");
+        assert_eq!(rows[0].int("a").unwrap(), 7);
+        assert_eq!(rows[0].text("b").unwrap(), "x");
+        // The wait for locks is back, and no progress handler is left to interrupt a long
+        // statement run the ordinary way.
+        assert_eq!(busy_timeout_of(&connection), 5000);
+        let rows = run_query(&connection, &text(COUNT_TO), &[SqlValue::Int(3_000_000)])
+            .map_err(Error::from)
+            .unwrap();
+        assert_eq!(rows[0].int("n").unwrap(), 3_000_000);
+    }
+
+    #[test]
+    fn a_read_over_its_budget_gives_up_and_runs_in_full_on_a_blocking_thread() {
+        let dir = tempfile::tempdir().unwrap();
+        let connection = connection_at(&dir.path().join("b.db"));
+        let outcome = run_query_inline(
+            &connection,
+            &text(COUNT_TO),
+            &[SqlValue::Int(50_000_000)],
+            Duration::from_millis(1),
+        )
+        .unwrap();
+        assert!(outcome.is_none(), "interrupted at the budget");
+        assert_eq!(busy_timeout_of(&connection), 5000);
+
+        // Through the store: the same read still answers, in full.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let rows = runtime.block_on(async {
+            let store = open(Location::File(dir.path().join("b.db"))).await.unwrap();
+            store
+                .query(
+                    &COUNT_TO.replace("?1", "$1"),
+                    vec![SqlValue::Int(2_000_000)],
+                )
+                .await
+                .unwrap()
+        });
+        assert_eq!(rows[0].int("n").unwrap(), 2_000_000);
+    }
+
+    #[test]
+    fn a_write_never_runs_inline() {
+        let dir = tempfile::tempdir().unwrap();
+        let connection = connection_at(&dir.path().join("w.db"));
+        connection
+            .execute_batch("CREATE TABLE t (x INTEGER)")
+            .unwrap();
+        let outcome = run_query_inline(
+            &connection,
+            &text("INSERT INTO t (x) VALUES (1) RETURNING x"),
+            &[],
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        assert!(outcome.is_none());
+        let count: i64 = connection
+            .query_row("SELECT count(*) FROM t", [], |row| row.get(0))
+            .unwrap();
+        assert_eq!(count, 0, "nothing was written on the calling thread");
+    }
+
+    #[test]
+    fn a_read_that_meets_a_lock_gives_up_instead_of_waiting() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.db");
+        // A rollback-journal database, where a writer's exclusive lock shuts readers out
+        // (in WAL mode readers never meet one).
+        let writer = Connection::open(&path).unwrap();
+        writer
+            .execute_batch("CREATE TABLE t (x INTEGER); BEGIN EXCLUSIVE; INSERT INTO t VALUES (1)")
+            .unwrap();
+        let reader = Connection::open(&path).unwrap();
+        // A busy handler that notes being asked: an inline read must not wait at all.
+        static ASKED_TO_WAIT: std::sync::atomic::AtomicBool =
+            std::sync::atomic::AtomicBool::new(false);
+        reader
+            .busy_handler(Some(|_| {
+                ASKED_TO_WAIT.store(true, std::sync::atomic::Ordering::SeqCst);
+                false
+            }))
+            .unwrap();
+        let outcome = run_query_inline(
+            &reader,
+            &text("SELECT count(*) AS n FROM t"),
+            &[],
+            Duration::from_secs(60),
+        )
+        .unwrap();
+        assert!(
+            outcome.is_none(),
+            "a lock sends the read to a blocking thread"
+        );
+        assert!(!ASKED_TO_WAIT.load(std::sync::atomic::Ordering::SeqCst));
+        assert_eq!(busy_timeout_of(&reader), 5000);
+        writer.execute_batch("COMMIT").unwrap();
+        let rows = run_query_inline(
+            &reader,
+            &text("SELECT count(*) AS n FROM t"),
+            &[],
+            Duration::from_secs(60),
+        )
+        .unwrap()
+        .expect("no lock any more");
+        assert_eq!(rows[0].int("n").unwrap(), 1);
+    }
+
+    #[test]
+    fn a_failing_read_reports_its_error_instead_of_retrying() {
+        let dir = tempfile::tempdir().unwrap();
+        let connection = connection_at(&dir.path().join("e.db"));
+        let error = run_query_inline(
+            &connection,
+            &text("SELECT * FROM no_such_table"),
+            &[],
+            Duration::from_secs(5),
+        )
+        .unwrap_err();
+        assert!(format!("{error:?}").contains("no_such_table"), "{error:?}");
     }
 
     #[tokio::test]
