@@ -1,7 +1,11 @@
 //! The SQLite backend: a deadpool pool of rusqlite connections.
 //!
-//! rusqlite is synchronous, so every statement runs inside `Object::interact`, on tokio's
-//! blocking threads, never on the async executor. The pool's manager is ours rather than
+//! rusqlite is synchronous. Writes, transactions and long reads run inside
+//! `Object::interact`, on tokio's blocking threads; a read-only statement outside a
+//! transaction first runs on the calling thread under a 500 µs budget enforced by SQLite's
+//! progress handler (and no waiting for locks), since handing it to a blocking thread
+//! costs more than the read itself; past the budget it is interrupted and run again on a
+//! blocking thread ([`INLINE_BUDGET`]). The pool's manager is ours rather than
 //! deadpool-sqlite's, whose recycling ran a `SELECT` on a blocking thread at every
 //! checkout: for a local file that proves nothing, yet it doubled the thread switches of
 //! each statement. Each new connection gets the durability
