@@ -15,6 +15,7 @@ mod fixture;
 
 use common::assert_fault;
 use fixture::{Db, Server, Session, int, text};
+use groupware_addressbook::repo::PLAIN_PAGE_MAX_END;
 use groupware_api::{Fault, Struct, Value};
 
 /// The addressbook's calls on a session.
@@ -59,6 +60,7 @@ on_both_backends!(
     demo_seeds_sample_contacts,
     paging_is_a_zero_based_offset_and_page_size,
     listings_come_in_the_requested_order,
+    early_and_deep_pages_are_slices_of_one_order,
     every_filter_form,
     query_searches_every_text_field_and_custom_values,
     strings_round_trip_byte_for_byte,
@@ -243,6 +245,59 @@ fn listings_come_in_the_requested_order(db: &Db) {
         [adams_a, adams_b, baker, cole, drake],
         "the default order: family name, given name, email"
     );
+}
+
+/// PostgreSQL reads the early pages of an order an index delivers with one plain
+/// `ORDER BY … LIMIT`, and deeper pages, other orders and whole listings through a
+/// numbered narrow page (`repo::PLAIN_PAGE_MAX_END`); every page must be the same slice of
+/// the one order either way.
+fn early_and_deep_pages_are_slices_of_one_order(db: &Db) {
+    let server = Server::start(db);
+    let demo = server.login("demo", "guest");
+    let end = usize::try_from(PLAIN_PAGE_MAX_END).unwrap();
+    let count = end + 12;
+    for index in 0..count {
+        // Names repeat, so later keys and the id decide too.
+        demo.create_contact(&[
+            ("n_family", Value::from(format!("Slice{:02}", index % 40))),
+            ("n_given", Value::from(format!("G{}", (index * 7) % 13))),
+            ("fn", Value::from(format!("F{}", (index * 11) % 17))),
+        ]);
+    }
+    let listed = |order: &str, sort: &str, start: usize, limit: usize| -> Vec<i64> {
+        demo.search(&[
+            ("cquery", Value::from("Slice")),
+            ("order", Value::from(order)),
+            ("sort", Value::from(sort)),
+            ("start", Value::Int(start as i64)),
+            ("limit", Value::Int(limit as i64)),
+        ])
+        .iter()
+        .map(|record| int(record, "id"))
+        .collect()
+    };
+    for (order, sort) in [
+        ("", "ASC"),
+        ("n_family", "DESC"),
+        ("fn", "ASC"),
+        ("n_given", "ASC"),
+    ] {
+        let all = listed(order, sort, 0, 0);
+        assert_eq!(all.len(), count, "{order:?} {sort}");
+        for (start, limit) in [
+            (0, 25),
+            (end - 25, 25),
+            (end - 5, 5),
+            (end - 5, 10),
+            (end, 12),
+        ] {
+            assert_eq!(
+                listed(order, sort, start, limit),
+                all[start..(start + limit).min(count)],
+                "{order:?} {sort}, {limit} from {start}"
+            );
+        }
+    }
 }
 
 /// `query` is a case-insensitive substring search in every text field and custom value,
