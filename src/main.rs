@@ -239,27 +239,31 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Reloads the certificate and key on every `SIGHUP`; a failed reload keeps the old pair.
 /// Without TLS the signal is only logged: it must not end the process (`systemctl reload`).
+/// The handler is installed before this returns, so a `SIGHUP` that comes as soon as the
+/// server announces its address is handled instead of ending the process.
 fn spawn_certificate_reload(tls: Option<Arc<groupware::tls::ReloadableTls>>) {
     #[cfg(unix)]
-    tokio::spawn(async move {
+    {
         use tokio::signal::unix::{SignalKind, signal};
         let Ok(mut hangups) = signal(SignalKind::hangup()) else {
             tracing::warn!("cannot listen for SIGHUP: certificates will not be reloaded");
             return;
         };
-        while hangups.recv().await.is_some() {
-            let Some(tls) = &tls else {
-                tracing::info!("SIGHUP: no TLS certificate to reload");
-                continue;
-            };
-            match tls.reload() {
-                Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
-                Err(error) => {
-                    tracing::error!(%error, "SIGHUP: TLS certificate not reloaded, keeping the old one");
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                let Some(tls) = &tls else {
+                    tracing::info!("SIGHUP: no TLS certificate to reload");
+                    continue;
+                };
+                match tls.reload() {
+                    Ok(()) => tracing::info!("SIGHUP: TLS certificate reloaded"),
+                    Err(error) => {
+                        tracing::error!(%error, "SIGHUP: TLS certificate not reloaded, keeping the old one");
+                    }
                 }
             }
-        }
-    });
+        });
+    }
     #[cfg(not(unix))]
     drop(tls);
 }
