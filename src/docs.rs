@@ -483,6 +483,7 @@ fn python_literal(value: &Value) -> String {
                 .join(", ")
         ),
         Value::Nil => "None".into(),
+        Value::Written(written) => python_literal(&written.to_value()),
     }
 }
 

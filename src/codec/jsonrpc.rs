@@ -362,6 +362,7 @@ pub fn value_to_json(value: &Value, depth: usize) -> Result<Json, Fault> {
                 .collect::<Result<_, _>>()?,
         ),
         Value::Nil => Json::Null,
+        Value::Written(written) => value_to_json(&written.to_value(), depth)?,
     })
 }
 

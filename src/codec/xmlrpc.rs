@@ -9,7 +9,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use groupware_api::{Fault, Struct, Value};
+use groupware_api::{Fault, Struct, Value, ValueSink};
 use roxmltree::{Document, Node, ParsingOptions};
 
 use super::encoding::{DecodeTextError, decode_text};
@@ -310,6 +310,7 @@ fn encoded_size_hint(value: &Value) -> usize {
             })
             .sum(),
         Value::Struct(members) => members.len(),
+        Value::Written(written) => written.values_hint(),
         _ => 1,
     };
     (256 + members * PER_MEMBER).min(1 << 20)
@@ -337,22 +338,19 @@ pub fn write_value(out: &mut String, value: &Value, depth: usize) -> Result<(), 
             "Internal server error: result nested too deeply",
         ));
     }
+    if let Value::Written(written) = value {
+        let mut sink = XmlSink {
+            out,
+            depth,
+            open: Vec::new(),
+            error: None,
+        };
+        written.write(&mut sink);
+        return sink.error.map_or(Ok(()), Err);
+    }
     out.push_str("<value>");
     match value {
-        Value::Int(number) => {
-            let tag = if i32::try_from(*number).is_ok() {
-                "int"
-            } else {
-                "i8"
-            };
-            out.push('<');
-            out.push_str(tag);
-            out.push('>');
-            out.push_str(itoa::Buffer::new().format(*number));
-            out.push_str("</");
-            out.push_str(tag);
-            out.push('>');
-        }
+        Value::Int(number) => write_int(out, *number),
         Value::Bool(flag) => out.push_str(if *flag {
             "<boolean>1</boolean>"
         } else {
@@ -411,9 +409,117 @@ pub fn write_value(out: &mut String, value: &Value, depth: usize) -> Result<(), 
             out.push_str("</data></array>");
         }
         Value::Nil => out.push_str("<nil/>"),
+        // Handled above.
+        Value::Written(_) => {}
     }
     out.push_str("</value>");
     Ok(())
+}
+
+/// `<int>` when the number fits in 32 bits, `<i8>` otherwise.
+fn write_int(out: &mut String, number: i64) {
+    let tag = if i32::try_from(number).is_ok() {
+        "int"
+    } else {
+        "i8"
+    };
+    out.push('<');
+    out.push_str(tag);
+    out.push('>');
+    out.push_str(itoa::Buffer::new().format(number));
+    out.push_str("</");
+    out.push_str(tag);
+    out.push('>');
+}
+
+/// Writes a [`Written`](groupware_api::Written) value straight into the reply, exactly as
+/// [`write_value`] writes the tree it stands for (a unit test compares the two).
+struct XmlSink<'a> {
+    out: &'a mut String,
+    /// The nesting level of the written value.
+    depth: usize,
+    /// The containers open, innermost last: `true` for a struct, whose values each close
+    /// a member.
+    open: Vec<bool>,
+    /// The first value the wire cannot carry; writing goes on, the reply is not sent.
+    error: Option<Fault>,
+}
+
+impl XmlSink<'_> {
+    /// The nesting level of the next value.
+    fn level(&self) -> usize {
+        self.depth + self.open.len()
+    }
+
+    fn open(&mut self, tags: &str, is_struct: bool) {
+        if self.level() > MAX_VALUE_DEPTH * 2 {
+            self.error.get_or_insert_with(|| {
+                Fault::new(
+                    Fault::INTERNAL,
+                    "Internal server error: result nested too deeply",
+                )
+            });
+        }
+        self.out.push_str(tags);
+        self.open.push(is_struct);
+    }
+
+    fn close(&mut self, tags: &str) {
+        self.open.pop();
+        self.out.push_str(tags);
+        self.value_done();
+    }
+
+    fn value_done(&mut self) {
+        if self.open.last() == Some(&true) {
+            self.out.push_str("</member>");
+        }
+    }
+}
+
+impl ValueSink for XmlSink<'_> {
+    fn begin_array(&mut self, _len: usize) {
+        self.open("<value><array><data>", false);
+    }
+
+    fn end_array(&mut self) {
+        self.close("</data></array></value>");
+    }
+
+    fn begin_struct(&mut self, _len: usize) {
+        self.open("<value><struct>", true);
+    }
+
+    fn end_struct(&mut self) {
+        self.close("</struct></value>");
+    }
+
+    fn member(&mut self, name: &str) {
+        self.out.push_str("<member><name>");
+        escape_into(self.out, name);
+        self.out.push_str("</name>");
+    }
+
+    fn string(&mut self, text: &str) {
+        self.out.push_str("<value><string>");
+        escape_into(self.out, text);
+        self.out.push_str("</string></value>");
+        self.value_done();
+    }
+
+    fn int(&mut self, number: i64) {
+        self.out.push_str("<value>");
+        write_int(self.out, number);
+        self.out.push_str("</value>");
+        self.value_done();
+    }
+
+    fn value(&mut self, value: &Value) {
+        if let Err(fault) = write_value(self.out, value, self.level()) {
+            self.error.get_or_insert(fault);
+        }
+        self.value_done();
+    }
 }
 
 /// Plain decimal notation (the spec allows no exponent); Rust's `Display` never uses one.
@@ -662,6 +768,88 @@ mod tests {
     #[test]
     fn non_finite_results_are_refused() {
         assert!(encode_response(&Value::Double(f64::NAN)).is_err());
+    }
+
+    /// Writes every kind of call a listing makes, nested.
+    struct Sample;
+
+    impl groupware_api::WriteValue for Sample {
+        fn type_name(&self) -> &'static str {
+            "array"
+        }
+
+        fn write(&self, sink: &mut dyn ValueSink) {
+            sink.begin_array(3);
+            sink.begin_struct(4);
+            sink.member("plain");
+            sink.string("text");
+            sink.member("a<b & \"c\"");
+            sink.string("x > y\r\n\té");
+            sink.member("small");
+            sink.int(-7);
+            sink.member("large");
+            sink.int(1 << 40);
+            sink.member("nested");
+            sink.begin_array(1);
+            sink.begin_struct(1);
+            sink.member("deep");
+            sink.int(3);
+            sink.end_struct();
+            sink.end_array();
+            sink.member("categories");
+            sink.begin_struct(1);
+            sink.member("12");
+            sink.string("Work");
+            sink.end_struct();
+            sink.member("any");
+            sink.value(&Value::structure([
+                (
+                    "when",
+                    Value::DateTime(
+                        NaiveDate::from_ymd_opt(2024, 2, 29)
+                            .unwrap()
+                            .and_hms_opt(8, 5, 0)
+                            .unwrap(),
+                    ),
+                ),
+                ("flag", Value::Bool(true)),
+            ]));
+            sink.end_struct();
+            sink.string("");
+            sink.value(&Value::Nil);
+            sink.end_array();
+        }
+    }
+
+    #[test]
+    fn a_written_value_is_written_as_its_tree_would_be() {
+        let written = groupware_api::Written::new(Sample);
+        let direct = encode_response(&Value::Written(written.clone())).unwrap();
+        let tree = encode_response(&written.to_value()).unwrap();
+        assert_eq!(direct, tree);
+        // And it reads back as that tree.
+        let wrapped = direct
+            .replace(
+                "<methodResponse><params>",
+                "<methodCall><methodName>x</methodName><params>",
+            )
+            .replace("</params></methodResponse>", "</params></methodCall>");
+        assert_eq!(decode(&wrapped).unwrap().params, vec![written.to_value()]);
+        // Nested in a tree (a multicall result), too.
+        let inside = Value::Array(vec![Value::Written(written.clone())]);
+        assert_eq!(
+            encode_response(&inside).unwrap(),
+            encode_response(&Value::Array(vec![written.to_value()])).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_written_value_nested_too_deeply_is_refused() {
+        let mut out = String::new();
+        let written = Value::Written(groupware_api::Written::new(Sample));
+        assert!(write_value(&mut out, &written, MAX_VALUE_DEPTH * 2 - 1).is_err());
+        let mut out = String::new();
+        assert!(write_value(&mut out, &written, 1).is_ok());
     }
 
     #[test]

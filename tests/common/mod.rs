@@ -358,6 +358,7 @@ pub fn escape(text: &str) -> String {
 /// Encodes a value as `<value>…</value>` (strict spec forms; `nil` as `<nil/>`).
 pub fn encode_value(value: &Value) -> String {
     let inner = match value {
+        Value::Written(written) => return encode_value(&written.to_value()),
         Value::Int(number) if i32::try_from(*number).is_ok() => format!("<int>{number}</int>"),
         Value::Int(number) => format!("<i8>{number}</i8>"),
         Value::Bool(flag) => format!("<boolean>{}</boolean>", u8::from(*flag)),

@@ -6,11 +6,11 @@
 use chrono::{NaiveDateTime, NaiveTime};
 use groupware_api::params::{StructExt as _, convert};
 use groupware_api::tombstone;
-use groupware_api::value::struct_with_capacity;
-use groupware_api::zone::unix_now;
+use groupware_api::zone::{self, Tz, unix_now};
 use groupware_api::{
     Account, Ctx, Error, Flags, MethodDef, MethodTable, ParamDef, Params, Struct, StructDef, Value,
 };
+use groupware_api::{ValueSink, WriteValue, Written, written};
 
 use crate::model::{
     self, Access, AccountEntry, CategoryInput, Contact, ContactChanges, IncludeUsers, ListQuery,
@@ -429,11 +429,6 @@ pub fn methods() -> MethodTable {
     }
 }
 
-/// A stored UTC unix time as the caller's wall-clock time (the account's time zone).
-fn to_wire_time(account: &Account, unix: i64) -> Value {
-    groupware_api::zone::to_wire(account, unix)
-}
-
 // ---------------------------------------------------------------------------------------
 // Listing
 
@@ -503,16 +498,51 @@ async fn search(ctx: Ctx, params: Params) -> Result<Value, Error> {
     let include_users = IncludeUsers::parse(&text_member(&members, "include_users")?)?;
     let store = ctx.store()?;
     let contacts = repo::list(store, caller.id, &query, custom).await?;
-    let mut records: Vec<Value> = contacts
-        .into_iter()
-        .map(|contact| contact_to_value(caller, contact, fields.as_deref(), custom))
-        .collect();
+    let mut accounts = Vec::new();
     if let Some(which) = include_users {
         for account in repo::accounts(store, which).await? {
-            records.push(account_to_value(&account, fields.as_deref()));
+            accounts.push(account_to_value(&account, fields.as_deref()));
         }
     }
-    Ok(Value::Array(records))
+    Ok(Value::Written(Written::new(Listing {
+        shape: RecordShape::new(caller, fields, custom),
+        contacts,
+        accounts,
+    })))
+}
+
+/// A page of contacts, and the accounts asked for with `include_users`, written straight
+/// into the reply.
+struct Listing {
+    shape: RecordShape,
+    contacts: Vec<Contact>,
+    accounts: Vec<Value>,
+}
+
+impl WriteValue for Listing {
+    fn type_name(&self) -> &'static str {
+        "array"
+    }
+
+    fn values_hint(&self) -> usize {
+        let contacts: usize = self
+            .contacts
+            .iter()
+            .map(|contact| FIXED_MEMBERS + contact.fields.filled())
+            .sum();
+        contacts + self.accounts.len() * FIXED_MEMBERS
+    }
+
+    fn write(&self, sink: &mut dyn ValueSink) {
+        sink.begin_array(self.contacts.len() + self.accounts.len());
+        for contact in &self.contacts {
+            self.shape.write_contact(sink, contact);
+        }
+        for account in &self.accounts {
+            sink.value(account);
+        }
+        sink.end_array();
+    }
 }
 
 fn selected(fields: Option<&[String]>, name: &str) -> bool {
@@ -523,54 +553,94 @@ fn selected(fields: Option<&[String]>, name: &str) -> bool {
     })
 }
 
-/// A contact as eGroupWare 1.2+ sent it: the always-present members, then every selected
-/// non-empty field.
-fn contact_to_value(
-    account: &Account,
-    contact: Contact,
-    fields: Option<&[String]>,
+/// Members every record carries besides its fields (the id, ownership, access,
+/// categories, time of the last change and the caller's rights).
+const FIXED_MEMBERS: usize = 8;
+
+/// What the records of one reply share: the caller's time zone, the fields asked for and
+/// whether custom fields are wanted.
+struct RecordShape {
+    zone: Tz,
+    fields: FieldSelection,
     custom: bool,
-) -> Value {
-    /// Members every record carries besides the stock fields.
-    const FIXED_MEMBERS: usize = 9;
-    let filled = contact.fields.filled();
-    let mut record = struct_with_capacity(FIXED_MEMBERS + filled + contact.custom.len());
-    record.push_distinct("id".into(), Value::Int(contact.id));
-    record.push_distinct("lid".into(), Value::from(contact.lid));
-    record.push_distinct("tid".into(), Value::from(contact.tid));
-    record.push_distinct("owner".into(), Value::Int(contact.owner));
-    record.push_distinct("access".into(), Value::from(contact.access.as_str()));
-    let categories: Struct = contact
-        .categories
-        .into_iter()
-        .map(|(id, name)| (id.to_string().into(), Value::from(name)))
-        .collect();
-    record.push_distinct("cat_id".into(), Value::Struct(categories));
-    record.push_distinct("last_mod".into(), to_wire_time(account, contact.last_mod));
-    record.push_distinct("rights".into(), Value::Int(contact.rights));
-    for (name, value) in contact.fields {
-        if selected(fields, name) {
-            record.push_distinct(name.into(), Value::from(value));
+}
+
+impl RecordShape {
+    fn new(account: &Account, fields: FieldSelection, custom: bool) -> Self {
+        RecordShape {
+            zone: zone::of(account),
+            fields,
+            custom,
         }
     }
-    if let Some(bday) = contact.bday
-        && selected(fields, "bday")
-    {
-        record.insert(
-            "bday".into(),
-            Value::DateTime(NaiveDateTime::new(bday, NaiveTime::MIN)),
-        );
-    }
-    // Custom field names are the administrator's and are checked against the members
-    // above; the others are distinct by construction (a unit test).
-    if custom {
-        for (name, value) in contact.custom {
-            if !value.is_empty() && selected(fields, &name) {
-                record.insert(name.into(), Value::from(value));
+
+    /// A contact as eGroupWare 1.2+ sent it: the always-present members, then every
+    /// selected non-empty field. The names are distinct by construction (a unit test);
+    /// custom field names cannot be any of them (`validate_customfield_name`), and one
+    /// that is anyway (a row written around the application) is left out.
+    fn write_contact(&self, sink: &mut dyn ValueSink, contact: &Contact) {
+        let fields = self.fields.as_deref();
+        sink.begin_struct(FIXED_MEMBERS + contact.fields.filled() + contact.custom.len());
+        sink.member("id");
+        sink.int(contact.id);
+        sink.member("lid");
+        sink.string(&contact.lid);
+        sink.member("tid");
+        sink.string(&contact.tid);
+        sink.member("owner");
+        sink.int(contact.owner);
+        sink.member("access");
+        sink.string(contact.access.as_str());
+        sink.member("cat_id");
+        sink.begin_struct(contact.categories.len());
+        for (id, name) in &contact.categories {
+            sink.member(&id.to_string());
+            sink.string(name);
+        }
+        sink.end_struct();
+        sink.member("last_mod");
+        sink.value(&Value::DateTime(zone::to_local(
+            self.zone,
+            contact.last_mod,
+        )));
+        sink.member("rights");
+        sink.int(contact.rights);
+        for (name, value) in contact.fields.iter() {
+            if selected(fields, name) {
+                sink.member(name);
+                sink.string(value);
             }
         }
+        if let Some(bday) = contact.bday
+            && selected(fields, "bday")
+        {
+            sink.member("bday");
+            sink.value(&Value::DateTime(NaiveDateTime::new(bday, NaiveTime::MIN)));
+        }
+        if self.custom {
+            for (name, value) in &contact.custom {
+                if !value.is_empty() && selected(fields, name) && !is_record_member(name) {
+                    sink.member(name);
+                    sink.string(value);
+                }
+            }
+        }
+        sink.end_struct();
     }
-    Value::Struct(record)
+
+    /// One contact as a value (`read`).
+    fn contact_value(&self, contact: &Contact) -> Value {
+        written::build(|sink| self.write_contact(sink, contact))
+    }
+}
+
+/// The names [`RecordShape::write_contact`] writes besides custom fields.
+const RECORD_MEMBERS: [&str; FIXED_MEMBERS + 1] = [
+    "id", "lid", "tid", "owner", "access", "cat_id", "last_mod", "rights", "bday",
+];
+
+fn is_record_member(name: &str) -> bool {
+    RECORD_MEMBERS.contains(&name) || model::stock_field(name).is_some()
 }
 
 /// An account as a read-only pseudo contact (`tid` `p`, negative id).
@@ -633,7 +703,7 @@ async fn read(ctx: Ctx, params: Params) -> Result<Value, Error> {
         return Ok(account_to_value(&account, fields.as_deref()));
     }
     let contact = repo::read(store, caller.id, id).await?;
-    Ok(contact_to_value(caller, contact, fields.as_deref(), true))
+    Ok(RecordShape::new(caller, fields, true).contact_value(&contact))
 }
 
 /// Reads the `cat_id` of a write.
@@ -969,17 +1039,19 @@ mod tests {
 
     #[test]
     fn record_member_names_are_distinct() {
-        // contact_to_value appends these without looking for an earlier member of the
-        // same name (push_distinct).
-        let mut names = vec![
-            "id", "lid", "tid", "owner", "access", "cat_id", "last_mod", "rights",
-        ];
+        // write_contact writes these without looking for an earlier member of the same
+        // name, straight into the reply.
+        let mut names = RECORD_MEMBERS.to_vec();
         names.extend(crate::model::STOCK_FIELDS);
         let count = names.len();
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), count);
-        assert!(!crate::model::STOCK_FIELDS.contains(&"bday"));
+        // And no custom field can take one of them.
+        for name in RECORD_MEMBERS.iter().chain(crate::model::STOCK_FIELDS) {
+            assert!(model::validate_customfield_name(name).is_err(), "{name}");
+            assert!(is_record_member(name));
+        }
     }
 
     #[test]

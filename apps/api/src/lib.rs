@@ -12,7 +12,8 @@
 //! - [`store`]: the storage handle apps run their SQL through, whatever the backend;
 //! - [`categories`], [`grants`]: the category and sharing tables several apps share, keyed
 //!   by application (eGroupWare's `egw_categories` and `egw_acl`);
-//! - [`zone`]: wire times in the caller's time zone.
+//! - [`zone`]: wire times in the caller's time zone;
+//! - [`written`]: results that write themselves to the wire (large listings).
 //!
 //! Nothing here knows about HTTP, XML or JSON.
 
@@ -28,6 +29,7 @@ pub mod store;
 pub mod text;
 pub mod tombstone;
 pub mod value;
+pub mod written;
 pub mod zone;
 
 pub use ctx::{Account, Ctx, RequestInfo};
@@ -37,3 +39,4 @@ pub use method::{Flags, Handler, HandlerFuture, MethodDef, MethodTable, ParamDef
 pub use params::{FromValue, Params};
 pub use text::Text;
 pub use value::{Struct, Value};
+pub use written::{ValueSink, WriteValue, Written};

@@ -102,17 +102,6 @@ impl Struct {
         None
     }
 
-    /// Appends a member whose name the caller knows is not in the struct yet (a record
-    /// built from a fixed list of distinct names), without looking for it. Debug builds
-    /// check the promise.
-    pub fn push_distinct(&mut self, name: Key, value: Value) {
-        debug_assert!(
-            self.position(&name).is_none(),
-            "member {name} is already present"
-        );
-        self.push_new(name, value);
-    }
-
     fn push_new(&mut self, name: Key, value: Value) {
         self.entries.push((name, value));
         let last = self.entries.len() - 1;
@@ -356,14 +345,5 @@ mod tests {
         assert_eq!(ab, ba);
         assert_ne!(ab, other);
         assert_ne!(ab, Struct::new());
-    }
-
-    #[test]
-    fn push_distinct_appends() {
-        let mut members = Struct::with_capacity(2);
-        members.push_distinct("x".into(), Value::Int(1));
-        members.push_distinct("y".into(), Value::Int(2));
-        assert_eq!(names(&members), ["x", "y"]);
-        assert_eq!(format!("{members:?}"), r#"{"x": Int(1), "y": Int(2)}"#);
     }
 }

@@ -5,6 +5,7 @@
 
 pub use crate::members::Struct;
 use crate::text::Text;
+use crate::written::Written;
 use chrono::NaiveDateTime;
 
 /// A struct member name: the names an application writes are `&'static str` and are
@@ -34,6 +35,10 @@ pub enum Value {
     Struct(Struct),
     Array(Vec<Value>),
     Nil,
+    /// A result that writes itself (a large listing); see [`crate::written`]. Handlers
+    /// return it; codecs write it or build it with [`Written::to_value`]. Decoders never
+    /// produce it.
+    Written(Written),
 }
 
 impl Value {
@@ -49,6 +54,7 @@ impl Value {
             Value::Struct(_) => "struct",
             Value::Array(_) => "array",
             Value::Nil => "nil",
+            Value::Written(written) => written.type_name(),
         }
     }
 

@@ -7,7 +7,7 @@
 //! first occurrence, as eGroupWare's PHP `mktime` did.
 
 use chrono::{DateTime, Duration, LocalResult, NaiveDateTime, Offset as _, TimeZone as _};
-use chrono_tz::Tz;
+pub use chrono_tz::Tz;
 
 use crate::ctx::Account;
 use crate::value::Value;

@@ -212,7 +212,7 @@ fn scalar(value: &Value) -> Result<Option<(&'static str, String)>, Fault> {
             "xsd:base64Binary",
             base64::engine::general_purpose::STANDARD.encode(bytes),
         ),
-        Value::Struct(_) | Value::Array(_) | Value::Nil => return Ok(None),
+        Value::Struct(_) | Value::Array(_) | Value::Nil | Value::Written(_) => return Ok(None),
     }))
 }
 
@@ -236,6 +236,9 @@ fn write_encoded(
 ) -> Result<(), Fault> {
     if depth > MAX_DEPTH {
         return Err(too_deep());
+    }
+    if let Value::Written(written) = value {
+        return write_encoded(out, version, name, &written.to_value(), depth);
     }
     open(out, name);
     if let Some((xsd_type, text)) = scalar(value)? {
@@ -327,6 +330,9 @@ fn write_literal(
 ) -> Result<(), Fault> {
     if depth > MAX_DEPTH {
         return Err(too_deep());
+    }
+    if let Value::Written(written) = value {
+        return write_literal(out, name, &written.to_value(), member_order, depth);
     }
     open(out, name);
     if let Some((_, text)) = scalar(value)? {
