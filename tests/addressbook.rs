@@ -15,7 +15,7 @@ mod fixture;
 
 use common::assert_fault;
 use fixture::{Db, Server, Session, int, text};
-use groupware_addressbook::repo::PLAIN_PAGE_MAX_END;
+use groupware_addressbook::repo::PLAIN_FIRST_PAGE_MAX;
 use groupware_api::{Fault, Struct, Value};
 
 /// The addressbook's calls on a session.
@@ -247,14 +247,14 @@ fn listings_come_in_the_requested_order(db: &Db) {
     );
 }
 
-/// PostgreSQL reads the early pages of an order an index delivers with one plain
-/// `ORDER BY … LIMIT`, and deeper pages, other orders and whole listings through a
-/// numbered narrow page (`repo::PLAIN_PAGE_MAX_END`); every page must be the same slice of
-/// the one order either way.
+/// PostgreSQL reads a first page of an order an index delivers with one plain
+/// `ORDER BY … LIMIT`, and later or longer pages, other orders and whole listings through
+/// a numbered narrow page (`repo::PLAIN_FIRST_PAGE_MAX`); every page must be the same
+/// slice of the one order either way.
 fn early_and_deep_pages_are_slices_of_one_order(db: &Db) {
     let server = Server::start(db);
     let demo = server.login("demo", "guest");
-    let end = usize::try_from(PLAIN_PAGE_MAX_END).unwrap();
+    let end = usize::try_from(PLAIN_FIRST_PAGE_MAX).unwrap();
     let count = end + 12;
     for index in 0..count {
         // Names repeat, so later keys and the id decide too.
@@ -285,9 +285,11 @@ fn early_and_deep_pages_are_slices_of_one_order(db: &Db) {
         let all = listed(order, sort, 0, 0);
         assert_eq!(all.len(), count, "{order:?} {sort}");
         for (start, limit) in [
+            (0, 1),
             (0, 25),
-            (end - 25, 25),
-            (end - 5, 5),
+            (0, end),
+            (0, end + 1),
+            (1, 25),
             (end - 5, 10),
             (end, 12),
         ] {
