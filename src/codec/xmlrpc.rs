@@ -500,6 +500,16 @@ impl ValueSink for XmlSink<'_> {
         self.out.push_str("</name>");
     }
 
+    fn plain_member(&mut self, name: &'static str) {
+        debug_assert!(
+            groupware_api::written::is_plain_name(name),
+            "{name:?} is not a plain name"
+        );
+        self.out.push_str("<member><name>");
+        self.out.push_str(name);
+        self.out.push_str("</name>");
+    }
+
     fn string(&mut self, text: &str) {
         self.out.push_str("<value><string>");
         escape_into(self.out, text);
@@ -781,7 +791,7 @@ mod tests {
         fn write(&self, sink: &mut dyn ValueSink) {
             sink.begin_array(3);
             sink.begin_struct(4);
-            sink.member("plain");
+            sink.plain_member("plain");
             sink.string("text");
             sink.member("a<b & \"c\"");
             sink.string("x > y\r\n\té");
@@ -841,6 +851,20 @@ mod tests {
             encode_response(&inside).unwrap(),
             encode_response(&Value::Array(vec![written.to_value()])).unwrap()
         );
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "is not a plain name")]
+    fn a_plain_member_name_is_checked_in_debug_builds() {
+        let mut out = String::new();
+        let mut sink = XmlSink {
+            out: &mut out,
+            depth: 1,
+            open: vec![true],
+            error: None,
+        };
+        sink.plain_member("a<b");
     }
 
     #[test]

@@ -581,40 +581,40 @@ impl RecordShape {
     fn write_contact(&self, sink: &mut dyn ValueSink, contact: &Contact) {
         let fields = self.fields.as_deref();
         sink.begin_struct(FIXED_MEMBERS + contact.fields.filled() + contact.custom.len());
-        sink.member("id");
+        sink.plain_member("id");
         sink.int(contact.id);
-        sink.member("lid");
+        sink.plain_member("lid");
         sink.string(&contact.lid);
-        sink.member("tid");
+        sink.plain_member("tid");
         sink.string(&contact.tid);
-        sink.member("owner");
+        sink.plain_member("owner");
         sink.int(contact.owner);
-        sink.member("access");
+        sink.plain_member("access");
         sink.string(contact.access.as_str());
-        sink.member("cat_id");
+        sink.plain_member("cat_id");
         sink.begin_struct(contact.categories.len());
         for (id, name) in &contact.categories {
             sink.member(&id.to_string());
             sink.string(name);
         }
         sink.end_struct();
-        sink.member("last_mod");
+        sink.plain_member("last_mod");
         sink.value(&Value::DateTime(zone::to_local(
             self.zone,
             contact.last_mod,
         )));
-        sink.member("rights");
+        sink.plain_member("rights");
         sink.int(contact.rights);
         for (name, value) in contact.fields.iter() {
             if selected(fields, name) {
-                sink.member(name);
+                sink.plain_member(name);
                 sink.string(value);
             }
         }
         if let Some(bday) = contact.bday
             && selected(fields, "bday")
         {
-            sink.member("bday");
+            sink.plain_member("bday");
             sink.value(&Value::DateTime(NaiveDateTime::new(bday, NaiveTime::MIN)));
         }
         if self.custom {
@@ -1047,10 +1047,11 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), count);
-        // And no custom field can take one of them.
+        // No custom field can take one of them, and each is written without escaping.
         for name in RECORD_MEMBERS.iter().chain(crate::model::STOCK_FIELDS) {
             assert!(model::validate_customfield_name(name).is_err(), "{name}");
             assert!(is_record_member(name));
+            assert!(groupware_api::written::is_plain_name(name), "{name}");
         }
     }
 

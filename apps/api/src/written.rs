@@ -24,6 +24,11 @@ pub trait ValueSink {
     fn end_struct(&mut self);
     /// The name of the struct member whose value comes next.
     fn member(&mut self, name: &str);
+    /// A member name of the application's own: `'static` and only ASCII letters, digits
+    /// and `_` ([`is_plain_name`]), so a codec may write it as it is (debug builds check).
+    fn plain_member(&mut self, name: &'static str) {
+        self.member(name);
+    }
     fn string(&mut self, text: &str);
     fn int(&mut self, number: i64);
     /// Any other value, whole.
@@ -78,6 +83,15 @@ impl fmt::Debug for Written {
     fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Debug::fmt(&self.to_value(), formatter)
     }
+}
+
+/// Whether `name` is only ASCII letters, digits and `_` (and not empty): text no protocol
+/// needs to escape.
+pub fn is_plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
 }
 
 /// The value `write` writes, as a tree.
@@ -153,6 +167,10 @@ impl ValueSink for ValueBuilder {
 
     fn member(&mut self, name: &str) {
         self.pending = Some(Key::Owned(name.to_owned()));
+    }
+
+    fn plain_member(&mut self, name: &'static str) {
+        self.pending = Some(Key::Borrowed(name));
     }
 
     fn string(&mut self, text: &str) {
@@ -266,6 +284,23 @@ mod tests {
                 ("after", Value::Int(2)),
             ])
         );
+    }
+
+    #[test]
+    fn plain_names_need_no_escaping_anywhere() {
+        for name in ["id", "n_family", "adr_one_postalcode", "tel_work2", "X"] {
+            assert!(is_plain_name(name), "{name}");
+        }
+        for name in ["", "a-b", "a b", "a<b", "a&b", "é", "a.b", "a\"b"] {
+            assert!(!is_plain_name(name), "{name:?}");
+        }
+        let value = build(|sink| {
+            sink.begin_struct(1);
+            sink.plain_member("id");
+            sink.int(1);
+            sink.end_struct();
+        });
+        assert_eq!(value, Value::structure([("id", Value::Int(1))]));
     }
 
     #[test]
