@@ -104,6 +104,22 @@ fn sighup_without_tls_does_not_stop_the_server() {
     assert_eq!(status, StatusCode::OK);
 }
 
+/// A SIGTERM as soon as the server has announced its address still drains and exits
+/// cleanly: the handler is installed before the announcement, not by the accept loop.
+#[test]
+fn sigterm_right_after_start_is_a_clean_shutdown() {
+    let mut server = Server::start(&[]);
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &server.pid().to_string()])
+        .status()
+        .expect("kill -TERM");
+    assert!(status.success());
+    let exit = server
+        .wait_exit(Duration::from_secs(10))
+        .expect("the server exits");
+    assert!(exit.success(), "{exit:?}\n{}", server.stderr());
+}
+
 #[test]
 fn metrics_token_protects_only_metrics() {
     let server = Server::start(&["--metrics-token", "scrape-me-0123"]);
