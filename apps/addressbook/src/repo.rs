@@ -300,7 +300,7 @@ fn index_delivers(order: &[(&'static str, &'static str)]) -> bool {
 }
 
 /// PostgreSQL reads a first page of at most this many contacts of a single addressbook, in
-/// an order an index delivers and without a text search, with one plain
+/// an order an index delivers and without a search or filter, with one plain
 /// `ORDER BY … LIMIT n` over that index instead of numbering a narrow page and joining:
 /// about a third less work for it. The limit is written into the statement, not bound:
 /// with `LIMIT $n` PostgreSQL rated its generic plan dearer than planning each call anew,
@@ -320,9 +320,15 @@ fn plain_first_page(
     order: &[(&'static str, &'static str)],
     walk: Option<u64>,
 ) -> Option<u64> {
+    // No condition but the addressbook: with a filter, the planner weighs walking the
+    // index against collecting the matches and sorting them, and wide rows made it walk
+    // (a `lastmod` sync over 200,000 contacts: 11.7 ms instead of 2).
     let eligible = backend == Backend::Postgres
         && walk.is_none()
         && query.query.is_empty()
+        && query.filter.is_empty()
+        && query.modified_after.is_none()
+        && query.name_prefix.is_empty()
         && books.len() == 1
         && query.start == 0
         && index_delivers(order);
