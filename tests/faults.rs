@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{PgSchema, Server, basic_authorization, encode_call, parse_response};
+use common::{PgSchema, Server, basic_authorization, encode_call, parse_response, signal};
 use groupware_api::{Fault, Value};
 
 /// A TCP proxy to PostgreSQL that the test can cut and restore.
@@ -283,14 +283,6 @@ fn write_burst(
     acknowledged.into_inner().expect("lock")
 }
 
-fn signal(pid: u32, name: &str) {
-    let status = std::process::Command::new("kill")
-        .args([format!("-{name}"), pid.to_string()])
-        .status()
-        .expect("run kill");
-    assert!(status.success());
-}
-
 /// Stops the server with `signal_name` during a write burst, restarts it on the same
 /// database and checks every acknowledged write.
 fn acknowledged_writes_survive(database: &str, signal_name: &str) {
@@ -506,7 +498,7 @@ fn sigterm_refuses_new_connections_and_finishes_the_request_in_flight() {
         .write_all(format!("{}{first_half}", post_header(&tokens, write_call.len())).as_bytes())
         .expect("first half");
     thread::sleep(Duration::from_millis(500));
-    signal(server.pid(), "TERM");
+    server.signal("TERM");
 
     // New connections are refused (the listener is closed) while the request is open.
     // One accepted in the instant before the signal was seen may be answered in full or

@@ -89,11 +89,7 @@ fn health_ready_and_metrics() {
 #[test]
 fn sighup_without_tls_does_not_stop_the_server() {
     let mut server = Server::start(&[]);
-    let status = std::process::Command::new("kill")
-        .args(["-HUP", &server.pid().to_string()])
-        .status()
-        .expect("kill -HUP");
-    assert!(status.success());
+    server.signal("HUP");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !server.stderr().contains("no TLS certificate to reload") {
         assert!(Instant::now() < deadline, "{}", server.stderr());
@@ -109,11 +105,7 @@ fn sighup_without_tls_does_not_stop_the_server() {
 #[test]
 fn sigterm_right_after_start_is_a_clean_shutdown() {
     let mut server = Server::start(&[]);
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &server.pid().to_string()])
-        .status()
-        .expect("kill -TERM");
-    assert!(status.success());
+    server.signal("TERM");
     let exit = server
         .wait_exit(Duration::from_secs(10))
         .expect("the server exits");

@@ -4,7 +4,6 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -170,11 +169,7 @@ fn sighup_reloads_the_certificate() {
     write_pair(dir.path(), &chain, &key);
     // Not yet: the files changed, the server has not been told.
     assert!(list_methods(&client_trusting(&new_ca), server.url()).is_err());
-    let status = Command::new("kill")
-        .args(["-HUP", &server.pid().to_string()])
-        .status()
-        .expect("kill -HUP");
-    assert!(status.success());
+    server.signal("HUP");
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         match list_methods(&client_trusting(&new_ca), server.url()) {
@@ -196,11 +191,7 @@ fn sighup_reloads_the_certificate() {
 
     // A broken file on the next SIGHUP keeps the certificate in use.
     std::fs::write(dir.path().join("cert.pem"), "not a certificate").expect("write");
-    let status = Command::new("kill")
-        .args(["-HUP", &server.pid().to_string()])
-        .status()
-        .expect("kill -HUP");
-    assert!(status.success());
+    server.signal("HUP");
     let deadline = Instant::now() + Duration::from_secs(20);
     while !server.stderr().contains("not reloaded") {
         assert!(Instant::now() < deadline, "{}", server.stderr());

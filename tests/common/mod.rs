@@ -159,6 +159,11 @@ impl Server {
         self.child.id()
     }
 
+    /// Sends the server signal `name` (`HUP`, `TERM`, …) with `kill`.
+    pub fn signal(&self, name: &str) {
+        signal(self.pid(), name);
+    }
+
     /// Everything the server wrote to stderr so far.
     pub fn stderr(&self) -> String {
         lock(&self.stderr).clone()
@@ -1017,4 +1022,13 @@ pub fn tool_available(program: &str, what: &str) -> bool {
         eprintln!("\n!!!!!!!! SKIPPED {what}: {program} not found !!!!!!!!\n");
     }
     available
+}
+
+/// Sends process `pid` signal `name` (`HUP`, `TERM`, `KILL`, …) with `kill`.
+pub fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .args([format!("-{name}"), pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{name} {pid}");
 }
