@@ -689,6 +689,18 @@ mod tests {
         }
     }
 
+    /// A budget no test statement comes near, except the ones meant to pass it.
+    const AMPLE: Duration = Duration::from_secs(60);
+
+    fn inline(
+        connection: &Connection,
+        sql: &str,
+        params: &[SqlValue],
+        budget: Duration,
+    ) -> Result<Option<Vec<Row>>, Error> {
+        run_query_inline(connection, &text(sql), params, budget)
+    }
+
     fn busy_timeout_of(connection: &Connection) -> i64 {
         connection
             .query_row("PRAGMA busy_timeout", [], |row| row.get(0))
@@ -703,11 +715,11 @@ mod tests {
     fn a_short_read_runs_inline_and_leaves_the_connection_as_it_was() {
         let dir = tempfile::tempdir().unwrap();
         let connection = connection_at(&dir.path().join("i.db"));
-        let rows = run_query_inline(
+        let rows = inline(
             &connection,
-            &text("SELECT ?1 AS a, 'x' AS b"),
+            "SELECT ?1 AS a, 'x' AS b",
             &[SqlValue::Int(7)],
-            Duration::from_secs(5),
+            AMPLE,
         )
         .unwrap()
         .expect("a short read finishes inline");
@@ -726,9 +738,9 @@ mod tests {
     fn a_read_over_its_budget_gives_up_and_runs_in_full_on_a_blocking_thread() {
         let dir = tempfile::tempdir().unwrap();
         let connection = connection_at(&dir.path().join("b.db"));
-        let outcome = run_query_inline(
+        let outcome = inline(
             &connection,
-            &text(COUNT_TO),
+            COUNT_TO,
             &[SqlValue::Int(50_000_000)],
             Duration::from_millis(1),
         )
@@ -761,11 +773,11 @@ mod tests {
         connection
             .execute_batch("CREATE TABLE t (x INTEGER)")
             .unwrap();
-        let outcome = run_query_inline(
+        let outcome = inline(
             &connection,
-            &text("INSERT INTO t (x) VALUES (1) RETURNING x"),
+            "INSERT INTO t (x) VALUES (1) RETURNING x",
             &[],
-            Duration::from_secs(5),
+            AMPLE,
         )
         .unwrap();
         assert!(outcome.is_none());
@@ -795,13 +807,7 @@ mod tests {
                 false
             }))
             .unwrap();
-        let outcome = run_query_inline(
-            &reader,
-            &text("SELECT count(*) AS n FROM t"),
-            &[],
-            Duration::from_secs(60),
-        )
-        .unwrap();
+        let outcome = inline(&reader, "SELECT count(*) AS n FROM t", &[], AMPLE).unwrap();
         assert!(
             outcome.is_none(),
             "a lock sends the read to a blocking thread"
@@ -809,14 +815,9 @@ mod tests {
         assert!(!ASKED_TO_WAIT.load(std::sync::atomic::Ordering::SeqCst));
         assert_eq!(busy_timeout_of(&reader), 5000);
         writer.execute_batch("COMMIT").unwrap();
-        let rows = run_query_inline(
-            &reader,
-            &text("SELECT count(*) AS n FROM t"),
-            &[],
-            Duration::from_secs(60),
-        )
-        .unwrap()
-        .expect("no lock any more");
+        let rows = inline(&reader, "SELECT count(*) AS n FROM t", &[], AMPLE)
+            .unwrap()
+            .expect("no lock any more");
         assert_eq!(rows[0].int("n").unwrap(), 1);
     }
 
@@ -824,13 +825,7 @@ mod tests {
     fn a_failing_read_reports_its_error_instead_of_retrying() {
         let dir = tempfile::tempdir().unwrap();
         let connection = connection_at(&dir.path().join("e.db"));
-        let error = run_query_inline(
-            &connection,
-            &text("SELECT * FROM no_such_table"),
-            &[],
-            Duration::from_secs(5),
-        )
-        .unwrap_err();
+        let error = inline(&connection, "SELECT * FROM no_such_table", &[], AMPLE).unwrap_err();
         assert!(format!("{error:?}").contains("no_such_table"), "{error:?}");
     }
 
