@@ -838,7 +838,7 @@ mod tests {
             return; // not Linux
         }
         let blocks = Params::DEFAULT.block_count();
-        for _ in 0..4 {
+        let drop_after_one_check = || {
             let inside = with_working_memory(blocks, |memory| {
                 // Argon2 writes every block; so does this.
                 for block in memory.iter_mut() {
@@ -847,11 +847,19 @@ mod tests {
                 }
                 resident_kib().unwrap()
             });
-            let after = resident_kib().unwrap();
-            // Other tests allocate meanwhile, so only a drop of most of the 19 MiB counts.
+            (inside, resident_kib().unwrap())
+        };
+        for _ in 0..4 {
+            // Other tests of this process allocate meanwhile (some hash passwords with the
+            // same 19 MiB), so a check counts when most of its 19 MiB is gone, and one that
+            // another test's allocation hid is measured again; memory that stays resident
+            // fails every attempt.
+            let attempts: Vec<(u64, u64)> = (0..5).map(|_| drop_after_one_check()).collect();
             assert!(
-                inside.saturating_sub(after) > 15 * 1024,
-                "resident {inside} KiB while hashing, {after} KiB after"
+                attempts
+                    .iter()
+                    .any(|(inside, after)| inside.saturating_sub(*after) > 15 * 1024),
+                "resident KiB while hashing and after: {attempts:?}"
             );
         }
     }
