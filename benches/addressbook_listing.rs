@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use groupware::accounts::{self, NewAccount};
 use groupware_addressbook::model::{self, ListQuery};
 use groupware_addressbook::repo;
-use groupware_api::store::{SqlValue, Store};
+use groupware_api::store::{ReadRow, SqlValue, Store};
 
 struct Options {
     keep: bool,

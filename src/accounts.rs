@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use argon2::password_hash::{PasswordHash, PasswordVerifier, SaltString};
 use argon2::{Algorithm, Argon2, Params, Version};
-use groupware_api::store::{Row, SqlValue, Store, Transaction};
+use groupware_api::store::{ReadRow, Row, SqlValue, Store, Transaction};
 use groupware_api::{Account, Error};
 use tokio::sync::Semaphore;
 

@@ -11,7 +11,7 @@
 //! the same counts.
 
 use groupware_api::Error;
-use groupware_api::store::{Backend, Row, Store, Transaction};
+use groupware_api::store::{Backend, ReadRow, Row, Store, Transaction};
 
 use crate::crypto::{ct_eq, generate_token, is_token, sha256_hex};
 

@@ -13,7 +13,7 @@ use std::time::Duration;
 use deadpool_postgres::tokio_postgres;
 use groupware::accounts::{self, NewAccount};
 use groupware::session;
-use groupware::store::{self, Backend, SqlValue, Store, StoreError};
+use groupware::store::{self, Backend, ReadRow, SqlValue, Store, StoreError};
 use groupware_api::Error;
 
 const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/test";

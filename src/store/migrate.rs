@@ -12,7 +12,7 @@
 
 use groupware_api::Error;
 
-use super::{Backend, Dialect, SqlValue, Store, StoreError, skip_non_code};
+use super::{Backend, Dialect, ReadRow, SqlValue, Store, StoreError, skip_non_code};
 
 /// One schema migration: the same version and name for both backends, two dialects.
 #[derive(Debug, Clone, Copy)]

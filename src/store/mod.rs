@@ -24,7 +24,7 @@ mod sqlite;
 
 use std::path::PathBuf;
 
-pub use groupware_api::store::{Backend, Database, Row, SqlValue, Store, Transaction};
+pub use groupware_api::store::{Backend, Database, ReadRow, Row, SqlValue, Store, Transaction};
 pub use migrate::{MIGRATIONS, Migration, migrate};
 
 /// The URL the binary uses when none is configured.

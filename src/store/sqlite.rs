@@ -17,6 +17,7 @@
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -25,7 +26,8 @@ use deadpool::managed::{self, Metrics, RecycleError, RecycleResult};
 use deadpool_sync::SyncWrapper;
 use groupware_api::Error;
 use groupware_api::store::{
-    Backend, BoxFuture, Database, PoolStatus, Row, SqlValue, Store, Transaction,
+    Backend, BoxFuture, Database, PoolStatus, ReadRow, Row, RowSink, SqlRef, SqlValue, Store,
+    Transaction, column_position,
 };
 use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, params_from_iter};
@@ -175,6 +177,33 @@ impl Database for SqliteStore {
                 return Ok(rows);
             }
             interact(&connection, move |conn| Ok(run_query(conn, &sql, &params)?)).await
+        })
+    }
+
+    /// Like [`SqliteStore::query`], with the rows lent to `sink` where SQLite holds them
+    /// when the read runs inline.
+    fn query_each<'a>(
+        &'a self,
+        sql: &'a str,
+        params: Vec<SqlValue>,
+        sink: &'a mut dyn RowSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let sql = translated(sql);
+            let connection = self.connection().await?;
+            if let Ok(guard) = connection.try_lock() {
+                let visit = &mut |row: &LentRow<'_, '_>| sink.row(row);
+                if read_inline(&guard, &sql, &params, INLINE_BUDGET, visit)? {
+                    return Ok(());
+                }
+                sink.restart();
+            }
+            let rows =
+                interact(&connection, move |conn| Ok(run_query(conn, &sql, &params)?)).await?;
+            for row in &rows {
+                sink.row(row)?;
+            }
+            Ok(())
         })
     }
 
@@ -354,22 +383,39 @@ fn run_query_inline(
     params: &[SqlValue],
     budget: Duration,
 ) -> Result<Option<Vec<Row>>, Error> {
+    let mut rows = Vec::new();
+    let done = read_inline(connection, text, params, budget, &mut |row| {
+        rows.push(row.to_row()?);
+        Ok(())
+    })?;
+    Ok(done.then_some(rows))
+}
+
+/// [`run_query_inline`] handing each row to `visit` in place: `Ok(false)` when the read
+/// did not run or gave up (`visit` may have seen some of its rows by then).
+fn read_inline(
+    connection: &Connection,
+    text: &StatementText,
+    params: &[SqlValue],
+    budget: Duration,
+    visit: &mut dyn FnMut(&LentRow<'_, '_>) -> Result<(), Error>,
+) -> Result<bool, Error> {
     if !connection.is_autocommit() {
-        return Ok(None);
+        return Ok(false);
     }
     let _bounds = InlineBounds::set(connection, Instant::now() + budget)?;
     // Preparing reads the schema, which may meet a lock as well.
-    let readonly = match connection.prepare_cached(&text.sql) {
-        Ok(statement) => statement.readonly(),
-        Err(error) if gave_up_inline(&error) => return Ok(None),
+    let mut statement = match connection.prepare_cached(&text.sql) {
+        Ok(statement) => statement,
+        Err(error) if gave_up_inline(&error) => return Ok(false),
         Err(error) => return Err(sqlite_error(error)),
     };
-    if !readonly {
-        return Ok(None);
+    if !statement.readonly() {
+        return Ok(false);
     }
-    match run_query(connection, text, params) {
-        Ok(rows) => Ok(Some(rows)),
-        Err(QueryError::Sqlite(error)) if gave_up_inline(&error) => Ok(None),
+    match each_row(&mut statement, text, params, visit) {
+        Ok(()) => Ok(true),
+        Err(QueryError::Sqlite(error)) if gave_up_inline(&error) => Ok(false),
         Err(error) => Err(error.into()),
     }
 }
@@ -462,25 +508,70 @@ fn run_query(
     params: &[SqlValue],
 ) -> Result<Vec<Row>, QueryError> {
     let mut statement = connection.prepare_cached(&text.sql)?;
-    let columns = Arc::clone(text.columns.get_or_init(|| {
+    let mut rows = Vec::new();
+    each_row(&mut statement, text, params, &mut |row| {
+        rows.push(row.to_row()?);
+        Ok(())
+    })?;
+    Ok(rows)
+}
+
+/// Runs a prepared statement and hands each row to `visit`, lent in place.
+fn each_row(
+    statement: &mut rusqlite::Statement<'_>,
+    text: &StatementText,
+    params: &[SqlValue],
+    visit: &mut dyn FnMut(&LentRow<'_, '_>) -> Result<(), Error>,
+) -> Result<(), QueryError> {
+    let columns = text.columns.get_or_init(|| {
         statement
             .column_names()
             .into_iter()
             .map(String::from)
             .collect()
-    }));
+    });
     let mut rows = statement.query(params_from_iter(params.iter().map(Param)))?;
-    let mut result = Vec::new();
     while let Some(row) = rows.next()? {
-        // Sized up front: collecting into a Result does not know the length and grew
-        // the vector twice per row.
-        let mut values = Vec::with_capacity(columns.len());
-        for index in 0..columns.len() {
-            values.push(from_sqlite(row.get_ref(index)?).map_err(QueryError::Other)?);
-        }
-        result.push(Row::new(Arc::clone(&columns), values));
+        visit(&LentRow {
+            row,
+            columns,
+            next: AtomicUsize::new(0),
+        })
+        .map_err(QueryError::Other)?;
     }
-    Ok(result)
+    Ok(())
+}
+
+/// A row of a running statement, read where SQLite holds it.
+struct LentRow<'r, 's> {
+    row: &'r rusqlite::Row<'s>,
+    columns: &'r Arc<[String]>,
+    /// Where the next lookup by name looks first.
+    next: AtomicUsize,
+}
+
+impl LentRow<'_, '_> {
+    /// An owned copy of every column.
+    fn to_row(&self) -> Result<Row, Error> {
+        // Sized up front: collecting into a Result does not know the length.
+        let mut values = Vec::with_capacity(self.columns.len());
+        for index in 0..self.columns.len() {
+            values.push(self.at(index)?.to_value());
+        }
+        Ok(Row::new(Arc::clone(self.columns), values))
+    }
+
+    fn at(&self, index: usize) -> Result<SqlRef<'_>, Error> {
+        lent(self.row.get_ref(index).map_err(sqlite_error)?)
+    }
+}
+
+impl ReadRow for LentRow<'_, '_> {
+    fn column(&self, name: &str) -> Result<SqlRef<'_>, Error> {
+        let index = column_position(self.columns, name, &self.next)
+            .ok_or_else(|| Error::Storage(format!("result has no column {name}")))?;
+        self.at(index)
+    }
 }
 
 /// Runs a statement and returns how many rows it changed; for a statement that returns
@@ -514,16 +605,16 @@ fn to_sqlite(value: SqlValue) -> Value {
     }
 }
 
-fn from_sqlite(value: ValueRef<'_>) -> Result<SqlValue, Error> {
+fn lent(value: ValueRef<'_>) -> Result<SqlRef<'_>, Error> {
     Ok(match value {
-        ValueRef::Null => SqlValue::Null,
-        ValueRef::Integer(number) => SqlValue::Int(number),
-        ValueRef::Real(number) => SqlValue::Float(number),
-        ValueRef::Text(bytes) => SqlValue::Text(
-            String::from_utf8(bytes.to_vec())
+        ValueRef::Null => SqlRef::Null,
+        ValueRef::Integer(number) => SqlRef::Int(number),
+        ValueRef::Real(number) => SqlRef::Float(number),
+        ValueRef::Text(bytes) => SqlRef::Text(
+            std::str::from_utf8(bytes)
                 .map_err(|_| Error::Storage("SQLite: a text column is not UTF-8".into()))?,
         ),
-        ValueRef::Blob(bytes) => SqlValue::Blob(bytes.to_vec()),
+        ValueRef::Blob(bytes) => SqlRef::Blob(bytes),
     })
 }
 
@@ -597,6 +688,7 @@ pub(super) fn translate_placeholders(sql: &str) -> Cow<'_, str> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use groupware_api::store::query_map;
 
     #[test]
     fn placeholders_are_translated_outside_literals() {
@@ -764,6 +856,71 @@ mod tests {
                 .unwrap()
         });
         assert_eq!(rows[0].int("n").unwrap(), 2_000_000);
+    }
+
+    /// Keeps the rows it is lent (column `x`) and counts restarts.
+    #[derive(Default)]
+    struct Kept {
+        rows: Vec<i64>,
+        restarts: usize,
+        seen_before_restart: usize,
+    }
+
+    impl RowSink for Kept {
+        fn row(&mut self, row: &dyn ReadRow) -> Result<(), Error> {
+            self.rows.push(row.int("x")?);
+            Ok(())
+        }
+
+        fn restart(&mut self) {
+            self.restarts += 1;
+            self.seen_before_restart += self.rows.len();
+            self.rows.clear();
+        }
+    }
+
+    #[tokio::test]
+    async fn lent_rows_arrive_once_each_even_when_the_inline_read_gives_up_part_way() {
+        let store = open(Location::Memory).await.unwrap();
+        // Five rows at once, then a long count (far past the inline budget) before the
+        // last one: the inline attempt lends the first five and is interrupted.
+        let sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c \
+                   WHERE x < $1) SELECT x FROM c WHERE x <= 5 OR x = $1";
+        let mut kept = Kept::default();
+        store
+            .query_each(sql, vec![SqlValue::Int(5_000_000)], &mut kept)
+            .await
+            .unwrap();
+        assert_eq!(kept.rows, [1, 2, 3, 4, 5, 5_000_000]);
+        assert_eq!(kept.restarts, 1, "the inline attempt gave up");
+        assert_eq!(kept.seen_before_restart, 5, "after lending its first rows");
+
+        // A short read is lent in place, once, with no restart.
+        let mut kept = Kept::default();
+        store
+            .query_each(sql, vec![SqlValue::Int(3)], &mut kept)
+            .await
+            .unwrap();
+        assert_eq!((kept.rows, kept.restarts), (vec![1, 2, 3], 0));
+    }
+
+    #[tokio::test]
+    async fn a_lent_row_reads_like_an_owned_one_and_reports_a_missing_column() {
+        let store = open(Location::Memory).await.unwrap();
+        let sql = "SELECT 7 AS i, 1.5 AS f, 'é' AS t, x'00ff' AS b, NULL AS n";
+        let owned = store.query(sql, vec![]).await.unwrap();
+        let lent = query_map(store.as_ref(), sql, vec![], |row| {
+            let values = ["i", "f", "t", "b", "n"]
+                .iter()
+                .map(|name| row.column(name).map(SqlRef::to_value))
+                .collect::<Result<Vec<_>, Error>>()?;
+            let missing = format!("{:?}", row.column("absent").unwrap_err());
+            Ok((values, missing))
+        })
+        .await
+        .unwrap();
+        assert_eq!(lent[0].0, owned[0].values());
+        assert!(lent[0].1.contains("no column absent"), "{}", lent[0].1);
     }
 
     #[test]

@@ -8,7 +8,7 @@
 
 use chrono::NaiveDate;
 use groupware_api::Error;
-use groupware_api::store::{Backend, Row, SqlValue, Store, Transaction};
+use groupware_api::store::{Backend, ReadRow, Row, SqlValue, Store, Transaction, query_map};
 
 use crate::fields_json;
 use crate::model::{
@@ -78,7 +78,7 @@ fn visible_condition(caller: &str) -> String {
     )
 }
 
-fn contact_from_row(row: &Row) -> Result<Contact, Error> {
+fn contact_from_row(row: &dyn ReadRow) -> Result<Contact, Error> {
     // Columns are read in the order `CONTACT_COLUMNS` names them, so each lookup by name
     // finds its column at once.
     let id = row.int("id")?;
@@ -603,17 +603,21 @@ async fn list_page(
             )
         }
     };
-    let rows = store.query(&sql, binder.params).await?;
-    let shared = match rows.first() {
-        Some(row) if own_only => Some(row.int("shared_books")?),
-        _ => None,
-    };
-    let contacts = match store.backend() {
+    // The contacts are built from the rows where the database lends them (no copy of
+    // every column first).
+    let numbered = store.backend() == Backend::Postgres && plain.is_none();
+    let mut shared = None;
+    let mut ranked = query_map(store.as_ref(), &sql, binder.params, |row| {
+        if own_only && shared.is_none() {
+            shared = Some(row.int("shared_books")?);
+        }
+        let contact = contact_with_details(row, custom)?;
+        let position = if numbered { row.int("position")? } else { 0 };
+        Ok((position, contact))
+    })
+    .await?;
+    match store.backend() {
         Backend::Sqlite => {
-            let mut contacts = rows
-                .iter()
-                .map(|row| contact_with_details(row, custom))
-                .collect::<Result<Vec<_>, Error>>()?;
             let in_order = |a: &Contact, b: &Contact| {
                 order
                     .iter()
@@ -628,30 +632,17 @@ async fn list_page(
                     .find(|ordering| ordering.is_ne())
                     .unwrap_or(std::cmp::Ordering::Equal)
             };
-            if !contacts
+            if !ranked
                 .windows(2)
-                .all(|pair| in_order(&pair[0], &pair[1]).is_le())
+                .all(|pair| in_order(&pair[0].1, &pair[1].1).is_le())
             {
-                contacts.sort_by(in_order);
+                ranked.sort_by(|a, b| in_order(&a.1, &b.1));
             }
-            contacts
         }
-        Backend::Postgres if plain.is_some() => rows
-            .iter()
-            .map(|row| contact_with_details(row, custom))
-            .collect::<Result<Vec<_>, Error>>()?,
-        Backend::Postgres => {
-            let mut ranked = rows
-                .into_iter()
-                .map(|row| {
-                    let contact = contact_with_details(&row, custom)?;
-                    Ok((row.int("position")?, contact))
-                })
-                .collect::<Result<Vec<_>, Error>>()?;
-            ranked.sort_unstable_by_key(|(position, _)| *position);
-            ranked.into_iter().map(|(_, contact)| contact).collect()
-        }
-    };
+        Backend::Postgres if numbered => ranked.sort_unstable_by_key(|(position, _)| *position),
+        Backend::Postgres => {}
+    }
+    let contacts = ranked.into_iter().map(|(_, contact)| contact).collect();
     Ok((contacts, shared))
 }
 
@@ -718,7 +709,7 @@ fn detail_columns(backend: Backend, custom: bool) -> String {
 }
 
 /// A contact and the [`detail_columns`] that follow its columns.
-fn contact_with_details(row: &Row, custom: bool) -> Result<Contact, Error> {
+fn contact_with_details(row: &dyn ReadRow, custom: bool) -> Result<Contact, Error> {
     let mut contact = contact_from_row(row)?;
     contact.categories = parse_detail_list(row.opt_str("category_list")?)?;
     contact.categories.sort_unstable();

@@ -9,7 +9,7 @@
 //! stays each application's business.
 
 use crate::error::Error;
-use crate::store::{Row, Store, Transaction};
+use crate::store::{ReadRow, Row, Store, Transaction};
 use crate::value::{Struct, Value};
 
 /// One category.

@@ -8,7 +8,7 @@
 use crate::ctx::Ctx;
 use crate::error::Error;
 use crate::params::{Params, convert};
-use crate::store::{Store, Transaction};
+use crate::store::{ReadRow, Store, Transaction};
 use crate::value::{Struct, Value};
 
 /// The ACL bits (eGroupWare's `EGW_ACL_*`).

@@ -82,15 +82,138 @@ impl<T: Into<SqlValue>> From<Option<T>> for SqlValue {
     }
 }
 
+/// A value of a result row, borrowed from it: what [`ReadRow::column`] gives.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SqlRef<'a> {
+    Null,
+    Int(i64),
+    Float(f64),
+    Text(&'a str),
+    Blob(&'a [u8]),
+}
+
+impl SqlRef<'_> {
+    /// An owned copy, as a [`Row`] holds it.
+    pub fn to_value(self) -> SqlValue {
+        match self {
+            SqlRef::Null => SqlValue::Null,
+            SqlRef::Int(number) => SqlValue::Int(number),
+            SqlRef::Float(number) => SqlValue::Float(number),
+            SqlRef::Text(text) => SqlValue::Text(text.to_owned()),
+            SqlRef::Blob(bytes) => SqlValue::Blob(bytes.to_vec()),
+        }
+    }
+}
+
+impl SqlValue {
+    /// The value borrowed, as [`ReadRow::column`] gives it.
+    pub fn borrowed(&self) -> SqlRef<'_> {
+        match self {
+            SqlValue::Null => SqlRef::Null,
+            SqlValue::Int(number) => SqlRef::Int(*number),
+            SqlValue::Float(number) => SqlRef::Float(*number),
+            SqlValue::Text(text) => SqlRef::Text(text),
+            SqlValue::Blob(bytes) => SqlRef::Blob(bytes),
+        }
+    }
+}
+
+/// Where column `name` is in `columns`, looking first at `next`, the column after the one
+/// found last: readers mostly take columns in the order their statement names them, and
+/// on a wide row the search from the start was a visible share of a listing. `next` is
+/// only a hint (atomic so that a row may be shared between threads; relaxed is enough).
+pub fn column_position(columns: &[String], name: &str, next: &AtomicUsize) -> Option<usize> {
+    let guess = next.load(Ordering::Relaxed);
+    let index = if columns.get(guess).is_some_and(|column| column == name) {
+        guess
+    } else {
+        columns.iter().position(|column| column == name)?
+    };
+    next.store(index + 1, Ordering::Relaxed);
+    Some(index)
+}
+
+/// Reading a result row's columns by name, whether the row is owned ([`Row`]) or lent in
+/// place by a backend while its statement runs ([`Database::query_each`]).
+pub trait ReadRow {
+    /// Column `name`; an error when the result has no such column or its value cannot be
+    /// read (text that is not UTF-8).
+    fn column(&self, name: &str) -> Result<SqlRef<'_>, Error>;
+
+    /// An integer column; `NULL` is an error.
+    fn int(&self, name: &str) -> Result<i64, Error> {
+        self.opt_int(name)?
+            .ok_or_else(|| Error::Storage(format!("column {name} is NULL")))
+    }
+
+    /// An integer column that may be `NULL`.
+    fn opt_int(&self, name: &str) -> Result<Option<i64>, Error> {
+        match self.column(name)? {
+            SqlRef::Null => Ok(None),
+            SqlRef::Int(number) => Ok(Some(number)),
+            other => Err(Error::Storage(format!(
+                "column {name} is not an integer: {other:?}"
+            ))),
+        }
+    }
+
+    /// A text column; `NULL` reads as the empty string.
+    fn text(&self, name: &str) -> Result<String, Error> {
+        Ok(self.opt_text(name)?.unwrap_or_default())
+    }
+
+    /// A text column that may be `NULL`.
+    fn opt_text(&self, name: &str) -> Result<Option<String>, Error> {
+        Ok(self.opt_str(name)?.map(str::to_owned))
+    }
+
+    /// A text column that may be `NULL`, borrowed from the row.
+    fn opt_str(&self, name: &str) -> Result<Option<&str>, Error> {
+        match self.column(name)? {
+            SqlRef::Null => Ok(None),
+            SqlRef::Text(text) => Ok(Some(text)),
+            other => Err(Error::Storage(format!(
+                "column {name} is not text: {other:?}"
+            ))),
+        }
+    }
+
+    /// A flag stored as an integer 0/1.
+    fn flag(&self, name: &str) -> Result<bool, Error> {
+        Ok(self.int(name)? != 0)
+    }
+
+    /// A float column that may be `NULL` (integers are widened).
+    fn opt_float(&self, name: &str) -> Result<Option<f64>, Error> {
+        match self.column(name)? {
+            SqlRef::Null => Ok(None),
+            SqlRef::Float(number) => Ok(Some(number)),
+            #[allow(clippy::cast_precision_loss)]
+            SqlRef::Int(number) => Ok(Some(number as f64)),
+            other => Err(Error::Storage(format!(
+                "column {name} is not a number: {other:?}"
+            ))),
+        }
+    }
+
+    /// A blob column that may be `NULL`.
+    fn opt_blob(&self, name: &str) -> Result<Option<Vec<u8>>, Error> {
+        match self.column(name)? {
+            SqlRef::Null => Ok(None),
+            SqlRef::Blob(bytes) => Ok(Some(bytes.to_vec())),
+            other => Err(Error::Storage(format!(
+                "column {name} is not a blob: {other:?}"
+            ))),
+        }
+    }
+}
+
 /// One result row: column names (shared by all rows of a result) and values.
 #[derive(Debug)]
 pub struct Row {
     columns: Arc<[String]>,
     values: Vec<SqlValue>,
-    /// Where the next lookup by name looks first: readers mostly take columns in the
-    /// order their statement names them, and a wide row (a contact has 57 columns) made
-    /// the search from the start a visible share of a listing. Atomic only so that a row
-    /// may be shared between threads; it is a hint, so relaxed ordering is enough.
+    /// Where the next lookup by name looks first ([`column_position`]).
     next: AtomicUsize,
 }
 
@@ -125,87 +248,67 @@ impl Row {
 
     /// The value of column `name`, if the result has such a column.
     pub fn get(&self, name: &str) -> Option<&SqlValue> {
-        let guess = self.next.load(Ordering::Relaxed);
-        let index = if self.columns.get(guess).is_some_and(|column| column == name) {
-            guess
-        } else {
-            self.columns.iter().position(|column| column == name)?
-        };
-        self.next.store(index + 1, Ordering::Relaxed);
-        self.values.get(index)
+        self.values
+            .get(column_position(&self.columns, name, &self.next)?)
     }
+}
 
-    fn require(&self, name: &str) -> Result<&SqlValue, Error> {
+impl ReadRow for Row {
+    fn column(&self, name: &str) -> Result<SqlRef<'_>, Error> {
         self.get(name)
+            .map(SqlValue::borrowed)
             .ok_or_else(|| Error::Storage(format!("result has no column {name}")))
     }
+}
 
-    /// An integer column; `NULL` is an error.
-    pub fn int(&self, name: &str) -> Result<i64, Error> {
-        self.opt_int(name)?
-            .ok_or_else(|| Error::Storage(format!("column {name} is NULL")))
+/// Receives a statement's rows one at a time, as [`Database::query_each`] reads them.
+pub trait RowSink: Send {
+    /// The next row, lent for the call.
+    fn row(&mut self, row: &dyn ReadRow) -> Result<(), Error>;
+
+    /// The statement runs again from its start (a backend gave up on a first attempt part
+    /// of the way through): forget the rows received so far.
+    fn restart(&mut self);
+}
+
+/// A [`RowSink`] that maps each row to a `T` and keeps them in order.
+struct MapRows<T, F> {
+    map: F,
+    items: Vec<T>,
+}
+
+impl<T: Send, F: FnMut(&dyn ReadRow) -> Result<T, Error> + Send> RowSink for MapRows<T, F> {
+    fn row(&mut self, row: &dyn ReadRow) -> Result<(), Error> {
+        self.items.push((self.map)(row)?);
+        Ok(())
     }
 
-    /// An integer column that may be `NULL`.
-    pub fn opt_int(&self, name: &str) -> Result<Option<i64>, Error> {
-        match self.require(name)? {
-            SqlValue::Null => Ok(None),
-            SqlValue::Int(number) => Ok(Some(*number)),
-            other => Err(Error::Storage(format!(
-                "column {name} is not an integer: {other:?}"
-            ))),
-        }
+    fn restart(&mut self) {
+        self.items.clear();
     }
+}
 
-    /// A text column; `NULL` reads as the empty string.
-    pub fn text(&self, name: &str) -> Result<String, Error> {
-        Ok(self.opt_text(name)?.unwrap_or_default())
-    }
-
-    /// A text column that may be `NULL`.
-    pub fn opt_text(&self, name: &str) -> Result<Option<String>, Error> {
-        Ok(self.opt_str(name)?.map(str::to_owned))
-    }
-
-    /// A text column that may be `NULL`, borrowed from the row.
-    pub fn opt_str(&self, name: &str) -> Result<Option<&str>, Error> {
-        match self.require(name)? {
-            SqlValue::Null => Ok(None),
-            SqlValue::Text(text) => Ok(Some(text.as_str())),
-            other => Err(Error::Storage(format!(
-                "column {name} is not text: {other:?}"
-            ))),
-        }
-    }
-
-    /// A flag stored as an integer 0/1.
-    pub fn flag(&self, name: &str) -> Result<bool, Error> {
-        Ok(self.int(name)? != 0)
-    }
-
-    /// A float column that may be `NULL` (integers are widened).
-    pub fn opt_float(&self, name: &str) -> Result<Option<f64>, Error> {
-        match self.require(name)? {
-            SqlValue::Null => Ok(None),
-            SqlValue::Float(number) => Ok(Some(*number)),
-            #[allow(clippy::cast_precision_loss)]
-            SqlValue::Int(number) => Ok(Some(*number as f64)),
-            other => Err(Error::Storage(format!(
-                "column {name} is not a number: {other:?}"
-            ))),
-        }
-    }
-
-    /// A blob column that may be `NULL`.
-    pub fn opt_blob(&self, name: &str) -> Result<Option<Vec<u8>>, Error> {
-        match self.require(name)? {
-            SqlValue::Null => Ok(None),
-            SqlValue::Blob(bytes) => Ok(Some(bytes.clone())),
-            other => Err(Error::Storage(format!(
-                "column {name} is not a blob: {other:?}"
-            ))),
-        }
-    }
+/// Runs a statement and maps each row, read in place where the backend lends its rows
+/// ([`Database::query_each`]), to a `T`: a listing builds its records from the
+/// database's own buffers instead of from a copy of every column. `map` may be called
+/// again for rows it saw before, after a restart, so it must not count on seeing each
+/// row once.
+pub async fn query_map<T, F>(
+    store: &dyn Database,
+    sql: &str,
+    params: Vec<SqlValue>,
+    map: F,
+) -> Result<Vec<T>, Error>
+where
+    T: Send,
+    F: FnMut(&dyn ReadRow) -> Result<T, Error> + Send,
+{
+    let mut sink = MapRows {
+        map,
+        items: Vec::new(),
+    };
+    store.query_each(sql, params, &mut sink).await?;
+    Ok(sink.items)
 }
 
 /// A database: both backends implement it in the core.
@@ -226,6 +329,23 @@ pub trait Database: Send + Sync + 'static {
         sql: &'a str,
         params: Vec<SqlValue>,
     ) -> BoxFuture<'a, Result<Vec<Row>, Error>>;
+
+    /// Runs a statement that returns rows and hands them to `sink` one at a time. A
+    /// backend that can lend its rows in place overrides this; by default the rows are
+    /// those of [`Database::query`].
+    fn query_each<'a>(
+        &'a self,
+        sql: &'a str,
+        params: Vec<SqlValue>,
+        sink: &'a mut dyn RowSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            for row in &self.query(sql, params).await? {
+                sink.row(row)?;
+            }
+            Ok(())
+        })
+    }
 
     /// Runs a statement and returns the number of rows it changed.
     fn execute<'a>(

@@ -10,7 +10,7 @@ use chrono::{NaiveDate, NaiveTime};
 use chrono_tz::Tz;
 use groupware_api::categories;
 use groupware_api::grants::{self, rights};
-use groupware_api::store::{Backend, Row, SqlValue, Store, Transaction};
+use groupware_api::store::{Backend, ReadRow, Row, SqlValue, Store, Transaction};
 use groupware_api::{Error, zone};
 
 use crate::model::{

@@ -8,7 +8,7 @@
 use groupware_api::Error;
 use groupware_api::categories;
 use groupware_api::grants::{self, rights};
-use groupware_api::store::{Backend, Row, SqlValue, Store, Transaction};
+use groupware_api::store::{Backend, ReadRow, Row, SqlValue, Store, Transaction};
 
 use crate::model::{
     CLOSED_STATUSES, CategoryInput, ColumnValue, DONE_STATUSES, DateFilter, Entry, EntryChanges,
