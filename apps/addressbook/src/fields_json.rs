@@ -6,9 +6,6 @@
 //! columns stay what filters, sorting, indexes and export use.
 
 use std::fmt;
-use std::sync::Arc;
-
-use groupware_api::Text;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
@@ -39,7 +36,7 @@ pub fn to_json<S: AsRef<str>>(fields: &[S]) -> String {
 /// The stock fields, aligned with [`STOCK_FIELDS`] (`""` where absent), from a
 /// [`to_json`] object. Members that name no stock field are skipped, so a column written
 /// by a later version with more fields still reads. In the common case (no escapes) the
-/// fields are slices of one shared copy of `text`: one allocation per contact instead
+/// fields are ranges of one copy of `text`: one allocation per contact instead
 /// of one per field.
 pub fn from_json(text: &str) -> Result<StockFields, serde_json::Error> {
     match read_plain(text) {
@@ -66,12 +63,11 @@ fn read_plain(text: &str) -> Option<StockFields> {
     if bytes.get(at) != Some(&b'{') {
         return None;
     }
-    let mut fields = StockFields::default();
     at = skip_space(bytes, at + 1);
     if bytes.get(at) == Some(&b'}') {
-        return (skip_space(bytes, at + 1) == bytes.len()).then_some(fields);
+        return (skip_space(bytes, at + 1) == bytes.len()).then(StockFields::default);
     }
-    let shared: Arc<str> = Arc::from(text);
+    let mut fields = StockFields::over(text);
     let mut next = 0;
     loop {
         if bytes.get(at) != Some(&b'"') {
@@ -97,7 +93,7 @@ fn read_plain(text: &str) -> Option<StockFields> {
         let value_end = closing_quote(bytes, value_start)?;
         if let Some(index) = index {
             // Both ends sit next to an ASCII quote, so they are character boundaries.
-            fields.set(index, Text::shared(&shared, value_start..value_end)?);
+            fields.set_range(index, value_start..value_end)?;
             next = index + 1;
         }
         at = skip_space(bytes, value_end + 1);
@@ -164,7 +160,7 @@ impl<'de> Visitor<'de> for FieldsVisitor {
         while let Some(index) = map.next_key_seed(FieldIndex { next })? {
             match index {
                 Some(index) => {
-                    fields.set(index, map.next_value::<String>()?.into());
+                    fields.set(index, &map.next_value::<String>()?);
                     next = index + 1;
                 }
                 None => {

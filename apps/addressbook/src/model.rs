@@ -4,8 +4,11 @@
 //! for, what a write changes and who may do what. `methods.rs` converts wire values into
 //! these types and back; `repo.rs` stores them.
 
+use std::fmt;
+use std::ops::Range;
+
 use chrono::NaiveDate;
-use groupware_api::{Error, Text};
+use groupware_api::Error;
 
 /// Every stock text field of the eGroupWare 1.2 addressbook, in the order records list
 /// them (§4.1 of the protocol notes). `bday` is a date and kept apart.
@@ -143,85 +146,121 @@ impl Contact {
     }
 }
 
-/// A contact's non-empty stock fields, as (index in [`STOCK_FIELDS`], value) in that
-/// order. Most of the 45 fields are empty, and a listing builds, walks and drops a
-/// contact's fields by the thousand: only the filled ones are kept.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct StockFields(Vec<(u8, Text)>);
+/// A contact's non-empty stock fields, in [`STOCK_FIELDS`] order. Most of the 45 fields
+/// are empty, and a listing builds, walks and drops a contact's fields by the thousand:
+/// only the filled ones are kept, each as a range of one text the fields own together.
+/// Read from the database that text is the stored `fields_json` (one copy per contact,
+/// the values are ranges of it: no allocation or reference count per field); a value set
+/// afterwards is appended to it.
+#[derive(Clone, Default)]
+pub struct StockFields {
+    /// The text the ranges point into.
+    text: String,
+    /// (index in [`STOCK_FIELDS`], start, end) of each non-empty field, by index.
+    ranges: Vec<(u8, usize, usize)>,
+}
 
 impl StockFields {
     /// Fields from values aligned with [`STOCK_FIELDS`] (`""` is empty; extra values are
     /// ignored).
-    pub fn from_aligned<T: Into<Text>>(values: impl IntoIterator<Item = T>) -> StockFields {
+    pub fn from_aligned<T: AsRef<str>>(values: impl IntoIterator<Item = T>) -> StockFields {
         let mut fields = StockFields::default();
         for (index, value) in values.into_iter().take(STOCK_FIELDS.len()).enumerate() {
-            fields.set(index, value.into());
+            fields.set(index, value.as_ref());
         }
         fields
+    }
+
+    /// No fields yet, over `text`, which [`StockFields::set_range`] takes values from.
+    pub fn over(text: &str) -> StockFields {
+        StockFields {
+            text: text.to_owned(),
+            ranges: Vec::with_capacity(16),
+        }
     }
 
     /// The value of the field at `index` in [`STOCK_FIELDS`], `""` when empty.
     pub fn get(&self, index: usize) -> &str {
         match self.position(index) {
-            Ok(at) => &self.0[at].1,
+            Ok(at) => self.value(at),
             Err(_) => "",
         }
     }
 
+    fn value(&self, at: usize) -> &str {
+        let (_, start, end) = self.ranges[at];
+        // In bounds and on character boundaries: checked when the range was stored.
+        self.text.get(start..end).unwrap_or_default()
+    }
+
     /// Sets the field at `index` in [`STOCK_FIELDS`]; an empty value clears it. Indexes
     /// past the stock fields are ignored.
-    pub fn set(&mut self, index: usize, value: Text) {
+    pub fn set(&mut self, index: usize, value: &str) {
+        let start = self.text.len();
+        self.text.push_str(value);
+        self.store(index, start, self.text.len());
+    }
+
+    /// Sets the field at `index` to `range` of the text given to [`StockFields::over`];
+    /// `None` (and nothing set) when the range is out of bounds or not on character
+    /// boundaries.
+    pub fn set_range(&mut self, index: usize, range: Range<usize>) -> Option<()> {
+        self.text.get(range.clone())?;
+        self.store(index, range.start, range.end);
+        Some(())
+    }
+
+    fn store(&mut self, index: usize, start: usize, end: usize) {
         let Ok(key) = u8::try_from(index) else { return };
         if index >= STOCK_FIELDS.len() {
             return;
         }
+        let filled = start < end;
         // A contact's fields arrive in order, and most have about a dozen.
-        if self.0.last().is_none_or(|(last, _)| *last < key) {
-            if !value.is_empty() {
-                if self.0.is_empty() {
-                    self.0.reserve(16);
-                }
-                self.0.push((key, value));
+        if self.ranges.last().is_none_or(|(last, _, _)| *last < key) {
+            if filled {
+                self.ranges.push((key, start, end));
             }
             return;
         }
-        match (self.position(index), value.is_empty()) {
-            (Ok(at), true) => {
-                self.0.remove(at);
+        match (self.position(index), filled) {
+            (Ok(at), false) => {
+                self.ranges.remove(at);
             }
-            (Ok(at), false) => self.0[at].1 = value,
-            (Err(_), true) => {}
-            (Err(at), false) => self.0.insert(at, (key, value)),
+            (Ok(at), true) => self.ranges[at] = (key, start, end),
+            (Err(_), false) => {}
+            (Err(at), true) => self.ranges.insert(at, (key, start, end)),
         }
     }
 
     /// Where `index` is (or would go); values are mostly set in order, so the last place
     /// is tried first.
     fn position(&self, index: usize) -> Result<usize, usize> {
-        match self.0.last() {
+        match self.ranges.last() {
             None => Err(0),
-            Some((last, _)) if usize::from(*last) < index => Err(self.0.len()),
+            Some((last, _, _)) if usize::from(*last) < index => Err(self.ranges.len()),
             _ => self
-                .0
-                .binary_search_by_key(&index, |(key, _)| usize::from(*key)),
+                .ranges
+                .binary_search_by_key(&index, |(key, _, _)| usize::from(*key)),
         }
     }
 
     /// Whether every field is empty.
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.ranges.is_empty()
     }
 
     /// The non-empty fields: name and value, in [`STOCK_FIELDS`] order.
-    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &Text)> {
-        self.0
-            .iter()
-            .map(|(index, value)| (STOCK_FIELDS[usize::from(*index)], value))
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, &str)> {
+        (0..self.ranges.len()).map(|at| {
+            let (index, _, _) = self.ranges[at];
+            (STOCK_FIELDS[usize::from(index)], self.value(at))
+        })
     }
 
     /// How many fields are not empty.
     pub fn filled(&self) -> usize {
-        self.0.len()
+        self.ranges.len()
     }
 
     /// All values aligned with [`STOCK_FIELDS`], `""` where empty.
@@ -232,16 +271,16 @@ impl StockFields {
     }
 }
 
-impl IntoIterator for StockFields {
-    type Item = (&'static str, Text);
-    type IntoIter =
-        std::iter::Map<std::vec::IntoIter<(u8, Text)>, fn((u8, Text)) -> (&'static str, Text)>;
+/// Equal when the same fields hold the same values, however the text is laid out.
+impl PartialEq for StockFields {
+    fn eq(&self, other: &Self) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
 
-    /// The non-empty fields: name and value, in [`STOCK_FIELDS`] order.
-    fn into_iter(self) -> Self::IntoIter {
-        self.0
-            .into_iter()
-            .map(|(index, value)| (STOCK_FIELDS[usize::from(index)], value))
+impl fmt::Debug for StockFields {
+    fn fmt(&self, formatter: &mut fmt::Formatter<'_>) -> fmt::Result {
+        formatter.debug_map().entries(self.iter()).finish()
     }
 }
 
@@ -587,15 +626,15 @@ mod tests {
         let mut fields = StockFields::default();
         assert!(fields.is_empty());
         // Out of order, overwritten, cleared, out of range: the same as an aligned vector.
-        fields.set(family, "Lovelace".into());
-        fields.set(given, "Ada".into());
-        fields.set(0, "Ada Lovelace".into());
-        fields.set(family, "Byron".into());
-        fields.set(0, "".into());
-        fields.set(given, "".into());
-        fields.set(given, "Augusta".into());
-        fields.set(STOCK_FIELDS.len(), "ignored".into());
-        fields.set(300, "ignored".into());
+        fields.set(family, "Lovelace");
+        fields.set(given, "Ada");
+        fields.set(0, "Ada Lovelace");
+        fields.set(family, "Byron");
+        fields.set(0, "");
+        fields.set(given, "");
+        fields.set(given, "Augusta");
+        fields.set(STOCK_FIELDS.len(), "ignored");
+        fields.set(300, "ignored");
         let mut expected = vec![""; STOCK_FIELDS.len()];
         expected[family] = "Byron";
         expected[given] = "Augusta";
@@ -606,7 +645,42 @@ mod tests {
         in_order.sort_by_key(|name| STOCK_FIELDS.iter().position(|field| field == name));
         assert_eq!(names, in_order);
         assert_eq!(StockFields::from_aligned(expected.iter().copied()), fields);
-        assert_eq!(fields.clone().into_iter().count(), 2);
+        assert_eq!(fields.clone().iter().count(), 2);
+    }
+
+    #[test]
+    fn fields_over_a_text_are_its_ranges_and_compare_by_value() {
+        let text = "{\"fn\":\"Jürgen Müller\",\"n_family\":\"Müller\"}";
+        let full = STOCK_FIELDS.iter().position(|name| *name == "fn").unwrap();
+        let family = STOCK_FIELDS
+            .iter()
+            .position(|name| *name == "n_family")
+            .unwrap();
+        let mut fields = StockFields::over(text);
+        assert_eq!(fields.set_range(full, 7..22), Some(()));
+        assert_eq!(
+            fields.set_range(family, 9..10),
+            None,
+            "inside ü: nothing set"
+        );
+        assert_eq!(fields.set_range(family, 37..99), None, "past the end");
+        assert_eq!(fields.set_range(family, 36..43), Some(()));
+        assert_eq!(fields.get(full), "Jürgen Müller");
+        assert_eq!(fields.get(family), "Müller");
+        // A value set later is the field's value from then on, wherever it is kept.
+        fields.set(family, "Meier");
+        assert_eq!(fields.get(family), "Meier");
+        let mut aligned = vec![""; STOCK_FIELDS.len()];
+        aligned[full] = "Jürgen Müller";
+        aligned[family] = "Meier";
+        assert_eq!(fields, StockFields::from_aligned(&aligned));
+        assert_eq!(
+            format!("{fields:?}"),
+            "{\"fn\": \"Jürgen Müller\", \"n_family\": \"Meier\"}"
+        );
+        fields.set(full, "");
+        assert_eq!(fields.filled(), 1);
+        assert_ne!(fields, StockFields::from_aligned(&aligned));
     }
 
     #[test]

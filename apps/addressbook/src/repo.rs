@@ -618,12 +618,17 @@ async fn list_page(
     .await?;
     match store.backend() {
         Backend::Sqlite => {
+            // Resolved once per listing: a field's place among the stock fields is not
+            // looked up by name for every comparison.
+            let keys: Vec<(SortColumn, bool)> = order
+                .iter()
+                .map(|(column, direction)| (SortColumn::named(column), *direction == "DESC"))
+                .collect();
             let in_order = |a: &Contact, b: &Contact| {
-                order
-                    .iter()
-                    .map(|(column, direction)| {
-                        let ordering = SortKey::of(a, column).cmp(&SortKey::of(b, column));
-                        if *direction == "DESC" {
+                keys.iter()
+                    .map(|(column, descending)| {
+                        let ordering = column.key(a).cmp(&column.key(b));
+                        if *descending {
                             ordering.reverse()
                         } else {
                             ordering
@@ -662,17 +667,49 @@ enum SortKey<'a> {
     Text(&'a [u8]),
 }
 
-impl<'a> SortKey<'a> {
-    fn of(contact: &'a Contact, column: &str) -> SortKey<'a> {
+/// A column a listing may be ordered by, resolved from its name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SortColumn {
+    Id,
+    Owner,
+    LastMod,
+    Created,
+    Bday,
+    Lid,
+    Tid,
+    /// A stock field by its index in [`STOCK_FIELDS`]; `None` for a name that is none
+    /// (empty in every contact).
+    Field(Option<usize>),
+}
+
+impl SortColumn {
+    fn named(column: &str) -> SortColumn {
         match column {
-            "id" => SortKey::Int(contact.id),
-            "owner" => SortKey::Int(contact.owner),
-            "last_mod" => SortKey::Int(contact.last_mod),
-            "created" => SortKey::Int(contact.created),
-            "bday" => SortKey::Date(contact.bday),
-            "lid" => SortKey::Text(contact.lid.as_bytes()),
-            "tid" => SortKey::Text(contact.tid.as_bytes()),
-            field => SortKey::Text(contact.field(field).as_bytes()),
+            "id" => SortColumn::Id,
+            "owner" => SortColumn::Owner,
+            "last_mod" => SortColumn::LastMod,
+            "created" => SortColumn::Created,
+            "bday" => SortColumn::Bday,
+            "lid" => SortColumn::Lid,
+            "tid" => SortColumn::Tid,
+            field => SortColumn::Field(STOCK_FIELDS.iter().position(|name| *name == field)),
+        }
+    }
+
+    fn key(self, contact: &Contact) -> SortKey<'_> {
+        match self {
+            SortColumn::Id => SortKey::Int(contact.id),
+            SortColumn::Owner => SortKey::Int(contact.owner),
+            SortColumn::LastMod => SortKey::Int(contact.last_mod),
+            SortColumn::Created => SortKey::Int(contact.created),
+            SortColumn::Bday => SortKey::Date(contact.bday),
+            SortColumn::Lid => SortKey::Text(contact.lid.as_bytes()),
+            SortColumn::Tid => SortKey::Text(contact.tid.as_bytes()),
+            SortColumn::Field(index) => SortKey::Text(
+                index
+                    .map_or("", |index| contact.fields.get(index))
+                    .as_bytes(),
+            ),
         }
     }
 }
@@ -1380,14 +1417,17 @@ mod tests {
             last_mod: 6,
             rights: 0,
         };
-        assert_eq!(SortKey::of(&contact, "id"), SortKey::Int(7));
-        assert_eq!(SortKey::of(&contact, "created"), SortKey::Int(5));
-        assert_eq!(SortKey::of(&contact, "tid"), SortKey::Text(b"n"));
+        let key = |column: &str| SortColumn::named(column).key(&contact);
+        assert_eq!(key("id"), SortKey::Int(7));
+        assert_eq!(key("owner"), SortKey::Int(2));
+        assert_eq!(key("created"), SortKey::Int(5));
+        assert_eq!(key("last_mod"), SortKey::Int(6));
+        assert_eq!(key("tid"), SortKey::Text(b"n"));
+        assert_eq!(key("lid"), SortKey::Text(b"x"));
+        assert_eq!(key("bday"), SortKey::Date(None));
+        assert_eq!(key("no such field"), SortKey::Text(b""));
         for field in STOCK_FIELDS {
-            assert_eq!(
-                SortKey::of(&contact, field),
-                SortKey::Text(format!("{field}!").as_bytes())
-            );
+            assert_eq!(key(field), SortKey::Text(format!("{field}!").as_bytes()));
         }
     }
 }

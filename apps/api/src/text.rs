@@ -1,18 +1,16 @@
 //! The text of a string value.
 //!
-//! A listing answers with thousands of short strings, most of them read out of one
-//! database column per record (`fields_json` in the addressbook). Giving each its own
-//! allocation cost more than anything else in building the reply, so a [`Text`] can also
-//! be a slice of a shared, reference-counted buffer, or a `&'static str`. It reads like a
-//! `&str` everywhere ([`Deref`]); equality, order and hashing are those of the text.
+//! A reply holds many short strings, and many of them are known at compile time (names,
+//! fixed values): a [`Text`] is either owned or a `&'static str`, which costs no
+//! allocation. It reads like a `&str` everywhere ([`Deref`]); equality, order and hashing
+//! are those of the text.
 
 use std::borrow::Borrow;
 use std::fmt;
 use std::hash::{Hash, Hasher};
-use std::ops::{Deref, Range};
-use std::sync::Arc;
+use std::ops::Deref;
 
-/// An immutable string: owned, static, or a slice of a shared buffer.
+/// An immutable string: owned or static.
 #[derive(Clone)]
 pub struct Text(Repr);
 
@@ -20,11 +18,6 @@ pub struct Text(Repr);
 enum Repr {
     Owned(String),
     Static(&'static str),
-    Shared {
-        buffer: Arc<str>,
-        start: usize,
-        end: usize,
-    },
 }
 
 impl Text {
@@ -34,42 +27,24 @@ impl Text {
         Text(Repr::Static(text))
     }
 
-    /// `buffer[range]`, sharing the buffer; `None` when `range` is out of bounds or does
-    /// not fall on character boundaries.
-    pub fn shared(buffer: &Arc<str>, range: Range<usize>) -> Option<Text> {
-        buffer.get(range.clone())?;
-        Some(Text(Repr::Shared {
-            buffer: Arc::clone(buffer),
-            start: range.start,
-            end: range.end,
-        }))
-    }
-
     #[inline]
     pub fn as_str(&self) -> &str {
         match &self.0 {
             Repr::Owned(text) => text,
             Repr::Static(text) => text,
-            // In bounds and on boundaries: checked when the slice was made.
-            Repr::Shared { buffer, start, end } => buffer.get(*start..*end).unwrap_or_default(),
         }
     }
 
-    /// Whether the text is empty, without slicing a shared buffer.
     #[inline]
     pub fn is_empty(&self) -> bool {
-        match &self.0 {
-            Repr::Owned(text) => text.is_empty(),
-            Repr::Static(text) => text.is_empty(),
-            Repr::Shared { start, end, .. } => start == end,
-        }
+        self.as_str().is_empty()
     }
 
     /// The text as a `String`, without copying when it is owned.
     pub fn into_string(self) -> String {
         match self.0 {
             Repr::Owned(text) => text,
-            _ => self.as_str().to_owned(),
+            Repr::Static(text) => text.to_owned(),
         }
     }
 }
@@ -206,9 +181,7 @@ mod tests {
 
     #[test]
     fn every_kind_reads_compares_and_hashes_as_its_text() {
-        let buffer: Arc<str> = Arc::from("{\"n_given\":\"Jürgen\"}");
-        let shared = Text::shared(&buffer, 12..19).unwrap();
-        let kinds = [shared, Text::from("Jürgen"), Text::from_static("Jürgen")];
+        let kinds = [Text::from("Jürgen"), Text::from_static("Jürgen")];
         let hash = |text: &Text| {
             let mut hasher = std::collections::hash_map::DefaultHasher::new();
             text.hash(&mut hasher);
@@ -224,16 +197,7 @@ mod tests {
         }
         assert!(Text::from_static("a").cmp(&Text::from("b")).is_lt());
         assert!(!kinds.iter().any(Text::is_empty));
-        assert!(Text::shared(&buffer, 4..4).unwrap().is_empty() && Text::default().is_empty());
+        assert!(Text::from(String::new()).is_empty() && Text::default().is_empty());
         assert_eq!(Text::default(), "");
-    }
-
-    #[test]
-    fn shared_slices_must_be_in_bounds_and_on_character_boundaries() {
-        let buffer: Arc<str> = Arc::from("Jürgen");
-        assert!(Text::shared(&buffer, 0..2).is_none(), "inside ü");
-        assert!(Text::shared(&buffer, 3..99).is_none(), "past the end");
-        assert_eq!(Text::shared(&buffer, 0..3).unwrap(), "Jü");
-        assert_eq!(Text::shared(&buffer, 7..7).unwrap(), "");
     }
 }
