@@ -26,6 +26,7 @@ use std::path::PathBuf;
 
 pub use groupware_api::store::{Backend, Database, ReadRow, Row, SqlValue, Store, Transaction};
 pub use migrate::{MIGRATIONS, Migration, migrate};
+pub use sqlite::set_inline_budget;
 
 /// The URL the binary uses when none is configured.
 pub const DEFAULT_URL: &str = "sqlite://data/groupware.db";
