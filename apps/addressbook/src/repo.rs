@@ -522,7 +522,10 @@ async fn list_page(
         .filter(|((column, _), _)| *column != "id")
         .map(|((column, _), (alias, _))| format!(", c.{column} AS {alias}"))
         .collect();
-    let page = if let Some(rows) = walk {
+    let page = if plain.is_some() {
+        // Not used: the plain page is its own statement.
+        String::new()
+    } else if let Some(rows) = walk {
         // The walked rows are a subquery with LIMIT, which neither backend flattens or
         // pushes the conditions into, so they are tested on those rows alone (with a
         // join, PostgreSQL would answer the text test from its trigram index first).
@@ -722,28 +725,41 @@ impl SortColumn {
 /// Each subquery runs only for a contact whose count of detail rows (kept by the V7
 /// triggers in the statement that changes a detail row) is not zero: most contacts have
 /// neither, and the two correlated subqueries were about a third of a page's cost.
-fn detail_columns(backend: Backend, custom: bool) -> String {
-    let (aggregate, pair, as_text) = match backend {
-        Backend::Sqlite => ("json_group_array", "json_array", ""),
-        Backend::Postgres => ("json_agg", "json_build_array", "::text"),
+fn detail_columns(backend: Backend, custom: bool) -> &'static str {
+    let columns = match backend {
+        Backend::Sqlite => &SQLITE_DETAIL_COLUMNS,
+        Backend::Postgres => &POSTGRES_DETAIL_COLUMNS,
     };
-    let mut columns = format!(
-        ", CASE WHEN c.category_count <> 0 THEN \
-         (SELECT {aggregate}({pair}(k.id, k.name)){as_text} \
-         FROM addressbook_contact_categories l \
-         JOIN addressbook_categories k ON k.id = l.category_id \
-         WHERE l.contact_id = c.id) END AS category_list"
-    );
-    if custom {
-        columns.push_str(&format!(
-            ", CASE WHEN c.custom_count <> 0 THEN \
-             (SELECT {aggregate}({pair}(v.name, v.value)){as_text} \
-             FROM addressbook_customfield_values v WHERE v.contact_id = c.id) END \
-             AS custom_list"
-        ));
-    }
-    columns
+    columns[usize::from(custom)]
 }
+
+/// [`detail_columns`] for one backend's JSON functions: without and with custom values.
+/// Written at compile time: they are part of every listing's statement.
+macro_rules! detail_columns_sql {
+    (categories $aggregate:literal, $pair:literal, $as_text:literal) => {
+        concat!(
+            ", CASE WHEN c.category_count <> 0 THEN (SELECT ", $aggregate, "(", $pair,
+            "(k.id, k.name))", $as_text, " FROM addressbook_contact_categories l \
+             JOIN addressbook_categories k ON k.id = l.category_id \
+             WHERE l.contact_id = c.id) END AS category_list"
+        )
+    };
+    ($aggregate:literal, $pair:literal, $as_text:literal) => {
+        [
+            detail_columns_sql!(categories $aggregate, $pair, $as_text),
+            concat!(
+                detail_columns_sql!(categories $aggregate, $pair, $as_text),
+                ", CASE WHEN c.custom_count <> 0 THEN (SELECT ", $aggregate, "(", $pair,
+                "(v.name, v.value))", $as_text, " FROM addressbook_customfield_values v \
+                 WHERE v.contact_id = c.id) END AS custom_list"
+            ),
+        ]
+    };
+}
+
+const SQLITE_DETAIL_COLUMNS: [&str; 2] = detail_columns_sql!("json_group_array", "json_array", "");
+const POSTGRES_DETAIL_COLUMNS: [&str; 2] =
+    detail_columns_sql!("json_agg", "json_build_array", "::text");
 
 /// A contact and the [`detail_columns`] that follow its columns.
 fn contact_with_details(row: &dyn ReadRow, custom: bool) -> Result<Contact, Error> {
