@@ -57,6 +57,7 @@ pub static MIGRATIONS: &[Migration] = &[
     migration!(5, "V5__addressbook_fields_json"),
     migration!(6, "V6__addressbook_default_order_index"),
     migration!(7, "V7__addressbook_detail_counts"),
+    migration!(8, "V8__addressbook_covered_walk"),
 ];
 
 const CREATE_HISTORY: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

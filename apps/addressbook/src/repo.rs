@@ -222,13 +222,43 @@ async fn list_in_books(
     books: &[(i64, i64)],
 ) -> Result<(Vec<Contact>, Option<i64>), Error> {
     let order = listing_order(query);
-    if let (Some(rows), Some(limit)) = (walk_rows(query, &order, books), query.limit) {
-        let walked = list_page(store, caller, query, custom, books, &order, Some(rows)).await?;
-        if walked.0.len() as u64 == limit {
+    if let (Some(plan), Some(limit)) = (
+        walk_plan(query, &order, books, store.backend()),
+        query.limit,
+    ) {
+        let walked =
+            list_page(store, caller, query, custom, books, &order, Some(plan.rows)).await?;
+        let found = walked.0.len() as u64;
+        if found == limit || walked_whole_book(store, caller, plan.rows).await? {
             return Ok(walked);
+        }
+        if let Some(rows) = plan.second_walk(query.start, found, limit) {
+            let walked = list_page(store, caller, query, custom, books, &order, Some(rows)).await?;
+            if walked.0.len() as u64 == limit {
+                return Ok(walked);
+            }
         }
     }
     list_page(store, caller, query, custom, books, &order, None).await
+}
+
+/// Whether `owner`'s addressbook holds at most `rows` contacts, so that a walk of that
+/// many rows saw all of them and its page is the whole answer: in the many small
+/// addressbooks a search that does not fill its page then costs no second walk and no
+/// text-index run. Counted from the owner index, up to `rows + 1` entries.
+async fn walked_whole_book(store: &Store, owner: i64, rows: u64) -> Result<bool, Error> {
+    let counted = store
+        .query(
+            &format!(
+                "SELECT count(*) AS n FROM (SELECT 1 FROM addressbook_contacts \
+                 WHERE owner = $1 LIMIT {}) AS book",
+                rows.saturating_add(1)
+            ),
+            vec![owner.into()],
+        )
+        .await?;
+    let n = counted.first().map_or(Ok(0), |row| row.int("n"))?;
+    Ok(u64::try_from(n).is_ok_and(|n| n <= rows))
 }
 
 /// The order a listing asks for, made total: ties broken by given name after family
@@ -268,28 +298,143 @@ pub const WALKABLE_ORDERS: &[&[&str]] = &[
     &["org_name", "id"],
 ];
 
-/// Most contacts a text search walks in index order before it falls back to the text
-/// index: ten times the rows up to the end of the page, so a walk succeeds when at least
-/// one contact in ten matches, and costs about a millisecond when it does not.
+/// A text search walks at first this many times the rows up to the end of the page, at
+/// most [`WALK_MAX_ROWS`]: it succeeds when at least one contact in ten matches and costs
+/// about a millisecond when it does not.
 const WALK_FACTOR: u64 = 10;
 const WALK_MAX_ROWS: u64 = 2_000;
 
-/// How many contacts a text-search listing first walks in index order, if it should.
-fn walk_rows(
+/// The same for a walk the index answers alone ([`walk_is_covered`]): at ~0.16 µs a row
+/// (SQLite, a million contacts; a row read from the table costs ~0.6 µs) a first walk of
+/// forty times the page costs ~0.3 ms, and it tells how dense the matches are.
+const COVERED_WALK_FACTOR: u64 = 40;
+const COVERED_WALK_MAX_ROWS: u64 = 4_000;
+
+/// Most rows of a second, longer walk ([`WalkPlan::second_walk`]), ~3 ms when covered.
+/// The text index costs about as much per match as a walk per row read from the table,
+/// so below this density (1 match in 400 rows for a page of 50) it is the cheaper way.
+const SECOND_WALK_MAX_ROWS: u64 = 20_000;
+
+/// The columns of the contacts that SQLite's V8 indexes over the walkable name orders
+/// carry (`(owner, n_family, n_given[, email], id, tid, search_text)`): a walk that needs
+/// no other column reads the index alone.
+const COVERED_WALK_COLUMNS: &[&str] = &[
+    "owner",
+    "n_family",
+    "n_given",
+    "email",
+    "id",
+    "tid",
+    "search_text",
+];
+
+/// The orders the V8 SQLite indexes deliver with [`COVERED_WALK_COLUMNS`].
+const COVERED_ORDERS: &[&[&str]] = &[
+    &["n_family", "n_given", "id"],
+    &["n_family", "n_given", "email", "id"],
+];
+
+/// How a text search over one addressbook walks its order before it turns to the text
+/// index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct WalkPlan {
+    /// Rows of the first walk.
+    rows: u64,
+    /// Whether the walk reads an index alone, which makes a second, longer walk pay.
+    covered: bool,
+}
+
+impl WalkPlan {
+    /// The rows of a second walk after the first found `found` contacts of a page of
+    /// `limit` starting at `start`, or `None` when the text index is likely cheaper.
+    ///
+    /// The first walk's matches estimate the density: a second walk long enough for half
+    /// again the matches the page needs at that density is taken when it stays within
+    /// [`SECOND_WALK_MAX_ROWS`]. With no match on the page the density is unknown (the
+    /// matches may be rare, or lie together further on, as a surname sorted by surname
+    /// does): the text index finds them, whatever their place.
+    fn second_walk(self, start: u64, found: u64, limit: u64) -> Option<u64> {
+        if !self.covered || found == 0 {
+            return None;
+        }
+        let hits = start.checked_add(found)?;
+        let end = start.checked_add(limit)?;
+        let rows = end.checked_mul(self.rows)?.checked_mul(3)? / hits.checked_mul(2)?;
+        (rows > self.rows && rows <= SECOND_WALK_MAX_ROWS).then_some(rows)
+    }
+}
+
+/// How a text-search listing first walks its order in the index, if it should.
+fn walk_plan(
     query: &ListQuery,
     order: &[(&'static str, &'static str)],
     books: &[(i64, i64)],
-) -> Option<u64> {
-    if query.query.is_empty() || books.len() != 1 {
+    backend: Backend,
+) -> Option<WalkPlan> {
+    if query.query.is_empty() || books.len() != 1 || !index_delivers(order) {
         return None;
     }
     let end = query
         .start
         .checked_add(query.limit.filter(|limit| *limit > 0)?)?;
-    let rows = end
-        .checked_mul(WALK_FACTOR)
-        .filter(|rows| *rows <= WALK_MAX_ROWS)?;
-    index_delivers(order).then_some(rows)
+    let covered = walk_is_covered(backend, order, &walk_columns(query, order));
+    let (factor, max) = if covered {
+        (COVERED_WALK_FACTOR, COVERED_WALK_MAX_ROWS)
+    } else {
+        (WALK_FACTOR, WALK_MAX_ROWS)
+    };
+    let rows = end.checked_mul(factor).filter(|rows| *rows <= max)?;
+    Some(WalkPlan { rows, covered })
+}
+
+/// Whether a walk in `order` reading `columns` reads one of SQLite's V8 indexes alone.
+/// PostgreSQL's indexes carry no text (an index row is limited to a third of a page, and
+/// `search_text` is not), so there every walked row is read from the table.
+fn walk_is_covered(
+    backend: Backend,
+    order: &[(&'static str, &'static str)],
+    columns: &[&str],
+) -> bool {
+    let order: Vec<&str> = order.iter().map(|(column, _)| *column).collect();
+    backend == Backend::Sqlite
+        && COVERED_ORDERS.contains(&order.as_slice())
+        && columns
+            .iter()
+            .all(|column| COVERED_WALK_COLUMNS.contains(column))
+}
+
+/// The columns a walk reads: those the listing's conditions and order test. A walk
+/// reads no more, so that it can be answered from an index ([`walk_is_covered`]) and,
+/// where it cannot, copies a few columns per row instead of every one.
+fn walk_columns(query: &ListQuery, order: &[(&'static str, &'static str)]) -> Vec<&'static str> {
+    let mut columns: Vec<&'static str> = vec!["id", "owner", "tid", "search_text"];
+    let mut add = |column: &'static str| {
+        if !columns.contains(&column) {
+            columns.push(column);
+        }
+    };
+    for (column, _) in order {
+        add(column);
+    }
+    if !query.name_prefix.is_empty() {
+        add("n_family");
+    }
+    if query.modified_after.is_some() {
+        add("last_mod");
+    }
+    for term in &query.filter {
+        match term {
+            FilterTerm::Equals(column, _)
+            | FilterTerm::Empty(column)
+            | FilterTerm::NotEmpty(column) => add(column),
+            FilterTerm::Access(_) | FilterTerm::Private => add("private"),
+            FilterTerm::Category(_)
+            | FilterTerm::Owner(_)
+            | FilterTerm::Id(_)
+            | FilterTerm::Yours => {}
+        }
+    }
+    columns
 }
 
 /// Whether an index of `(owner, …)` yields a single addressbook in `order`.
@@ -337,16 +482,18 @@ fn plain_first_page(
         .filter(|limit| eligible && (1..=PLAIN_FIRST_PAGE_MAX).contains(limit))
 }
 
-/// The walk of a single addressbook in `order`: its first `rows` contacts, found through
-/// the order's index. Public for the planner test.
-pub fn order_walk_sql(owner: &str, order: &[(&str, &str)], rows: u64) -> String {
+/// The walk of a single addressbook in `order`: the `columns` of its first `rows`
+/// contacts, found through the order's index. Public for the planner test.
+pub fn order_walk_sql(owner: &str, order: &[(&str, &str)], rows: u64, columns: &[&str]) -> String {
     let order: Vec<String> = order
         .iter()
         .map(|(column, direction)| format!("w.{column} {direction}"))
         .collect();
+    let columns: Vec<String> = columns.iter().map(|column| format!("w.{column}")).collect();
     format!(
-        "SELECT w.* FROM addressbook_contacts w WHERE w.owner = {owner} \
+        "SELECT {} FROM addressbook_contacts w WHERE w.owner = {owner} \
          ORDER BY {} LIMIT {rows}",
+        columns.join(", "),
         order.join(", ")
     )
 }
@@ -365,8 +512,22 @@ async fn list_page(
     let mut binder = Binder::default();
     let mut conditions = Vec::new();
     let me = binder.bind(caller);
+    // On SQLite a search through the FTS5 index must start from its matches. The owner
+    // test is written `+c.owner`, which no index may serve: otherwise, with the V8
+    // indexes carrying `search_text`, SQLite's planner (without statistics, as the server
+    // runs) rated walking the whole addressbook in order and testing every row from the
+    // index cheaper than looking up the matches, and a search for one contact in a
+    // million read the million (0.8 ms -> 55 ms).
+    let text_index_first = walk.is_none()
+        && store.backend() == Backend::Sqlite
+        && search_needle(&query.query).chars().count() >= 3;
+    let owner_column = if text_index_first {
+        "+c.owner"
+    } else {
+        "c.owner"
+    };
     let rights_column = if books.len() == 1 {
-        conditions.push(format!("c.owner = {me}"));
+        conditions.push(format!("{owner_column} = {me}"));
         rights::ALL.to_string()
     } else {
         let mut owners = Vec::with_capacity(books.len());
@@ -387,7 +548,7 @@ async fn list_page(
             owners.push(placeholder);
         }
         cases.push_str(" ELSE 0 END");
-        conditions.push(format!("c.owner IN ({})", owners.join(", ")));
+        conditions.push(format!("{owner_column} IN ({})", owners.join(", ")));
         conditions.push(format!(
             "(c.private = 0 OR c.owner IN ({}))",
             private_owners.join(", ")
@@ -408,8 +569,7 @@ async fn list_page(
         // also reads each candidate's text from the contacts table, once more per match.
         // The exact test stays, for its ASCII-only case folding. PostgreSQL's pg_trgm
         // index serves the exact test itself. A walk needs neither.
-        let fts = store.backend() == Backend::Sqlite && needle.chars().count() >= 3;
-        if fts && walk.is_none() {
+        if text_index_first {
             let phrase = binder.bind(fts_phrase(&needle));
             conditions.push(format!(
                 "c.id IN (SELECT rowid FROM addressbook_contacts_search \
@@ -435,13 +595,13 @@ async fn list_page(
             }
             FilterTerm::Empty(column) => format!("c.{column} = ''"),
             FilterTerm::NotEmpty(column) => format!("c.{column} <> ''"),
-            FilterTerm::Owner(owner) => format!("c.owner = {}", binder.bind(*owner)),
+            FilterTerm::Owner(owner) => format!("{owner_column} = {}", binder.bind(*owner)),
             FilterTerm::Id(id) => format!("c.id = {}", binder.bind(*id)),
             FilterTerm::Access(access) => {
                 format!("c.private = {}", i64::from(access.is_private()))
             }
-            FilterTerm::Yours => format!("c.owner = {me}"),
-            FilterTerm::Private => format!("(c.owner = {me} AND c.private = 1)"),
+            FilterTerm::Yours => format!("{owner_column} = {me}"),
+            FilterTerm::Private => format!("({owner_column} = {me} AND c.private = 1)"),
             FilterTerm::Category(root) => {
                 if category_tree.is_none() {
                     let rows = store
@@ -532,7 +692,7 @@ async fn list_page(
         format!(
             "SELECT c.id AS page_id{key_columns} FROM ({walk}) c \
              WHERE {conditions} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
-            walk = order_walk_sql(&me, order, rows),
+            walk = order_walk_sql(&me, order, rows, &walk_columns(query, order)),
             order = order_by("c"),
         )
     } else if text_search && store.backend() == Backend::Postgres {
@@ -1407,6 +1567,79 @@ mod tests {
         let date = |text| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok();
         assert!(SortKey::Date(None) < SortKey::Date(date("0001-01-01")));
         assert!(SortKey::Date(date("1999-12-31")) < SortKey::Date(date("2000-01-01")));
+    }
+
+    fn text_search(order: &str, filter: &str) -> (ListQuery, Vec<(&'static str, &'static str)>) {
+        let query = ListQuery {
+            limit: Some(50),
+            query: "jonas".into(),
+            order: crate::model::parse_order(order, false).unwrap(),
+            filter: crate::model::parse_filter(filter).unwrap(),
+            ..ListQuery::default()
+        };
+        let order = listing_order(&query);
+        (query, order)
+    }
+
+    #[test]
+    fn a_walk_is_covered_only_where_sqlite_indexes_hold_all_it_reads() {
+        let own = [(1, rights::ALL)];
+        let plan = |order: &str, filter: &str, backend| {
+            let (query, order) = text_search(order, filter);
+            walk_plan(&query, &order, &own, backend)
+        };
+        let covered = Some(WalkPlan {
+            rows: 2_000,
+            covered: true,
+        });
+        let read = Some(WalkPlan {
+            rows: 500,
+            covered: false,
+        });
+        assert_eq!(plan("n_family", "", Backend::Sqlite), covered);
+        assert_eq!(plan("", "", Backend::Sqlite), covered, "the default order");
+        assert_eq!(plan("n_family", "", Backend::Postgres), read);
+        assert_eq!(
+            plan("fn", "", Backend::Sqlite),
+            read,
+            "fn is not in the index"
+        );
+        assert_eq!(plan("n_family", "org_name=Acme", Backend::Sqlite), read);
+        assert_eq!(plan("n_family", "yours", Backend::Sqlite), covered);
+        assert_eq!(
+            plan("n_given", "", Backend::Sqlite),
+            None,
+            "no index delivers it"
+        );
+        let (query, order) = text_search("n_family", "access=private");
+        assert!(walk_columns(&query, &order).contains(&"private"));
+        let shared = [(1, rights::ALL), (2, rights::READ)];
+        assert_eq!(walk_plan(&query, &order, &shared, Backend::Sqlite), None);
+    }
+
+    #[test]
+    fn a_second_walk_is_sized_by_the_first_walks_density() {
+        let covered = WalkPlan {
+            rows: 2_000,
+            covered: true,
+        };
+        // 11 of 50 in 2,000 rows: 50 need ~9,100 rows; half again is ~13,600.
+        assert_eq!(covered.second_walk(0, 11, 50), Some(13_636));
+        // Matches skipped by the page's start count towards the density.
+        assert_eq!(covered.second_walk(20, 11, 50), Some(6_774));
+        // No match: rare or further on, the text index finds them.
+        assert_eq!(covered.second_walk(0, 0, 50), None);
+        // Too sparse: more than SECOND_WALK_MAX_ROWS.
+        assert_eq!(covered.second_walk(0, 3, 50), None);
+        // Only a walk that reads an index alone is worth a second one.
+        let read = WalkPlan {
+            rows: 500,
+            covered: false,
+        };
+        assert_eq!(read.second_walk(0, 40, 50), None);
+        // Longer than the first walk even when it nearly filled the page; no overflow.
+        assert_eq!(covered.second_walk(0, 49, 50), Some(3_061));
+        assert_eq!(covered.second_walk(u64::MAX, 1, 50), None);
     }
 
     #[test]
