@@ -9,6 +9,8 @@ use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 
+use groupware_api::text::short_eq;
+
 use crate::model::{STOCK_FIELDS, StockFields};
 
 /// The non-empty fields of `fields` (aligned with [`STOCK_FIELDS`]) as a JSON object, in
@@ -116,8 +118,11 @@ fn stock_name_at(bytes: &[u8], at: usize, next: usize) -> Option<(Option<usize>,
         .enumerate()
         .find_map(|(offset, name)| {
             let name = name.as_bytes();
-            (rest.get(name.len()) == Some(&b'"') && rest.starts_with(name))
-                .then_some((Some(next + offset), at + name.len()))
+            (rest.get(name.len()) == Some(&b'"')
+                && rest
+                    .get(..name.len())
+                    .is_some_and(|start| short_eq(start, name)))
+            .then_some((Some(next + offset), at + name.len()))
         })
 }
 

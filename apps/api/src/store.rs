@@ -124,10 +124,11 @@ impl SqlValue {
 /// only a hint (atomic so that a row may be shared between threads; relaxed is enough).
 pub fn column_position(columns: &[String], name: &str, next: &AtomicUsize) -> Option<usize> {
     let guess = next.load(Ordering::Relaxed);
-    let index = if columns.get(guess).is_some_and(|column| column == name) {
+    let same = |column: &String| crate::text::short_eq(column.as_bytes(), name.as_bytes());
+    let index = if columns.get(guess).is_some_and(same) {
         guess
     } else {
-        columns.iter().position(|column| column == name)?
+        columns.iter().position(same)?
     };
     next.store(index + 1, Ordering::Relaxed);
     Some(index)

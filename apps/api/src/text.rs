@@ -175,8 +175,66 @@ impl From<Text> for String {
     }
 }
 
+/// Whether two byte strings are equal, compared in place a word at a time.
+///
+/// For the short names compared on every row of a listing (column names, stock field
+/// names) `==` on slices calls the C library's `memcmp`, and the call cost more than the
+/// comparison: 4.9 % of the server's profile under the HTTP benchmark. Any length is
+/// right; past a few words `==` is as fast.
+#[inline]
+pub fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |text: &[u8], at: usize| {
+        text.get(at..)
+            .and_then(|rest| rest.first_chunk::<8>())
+            .map(|chunk| u64::from_le_bytes(*chunk))
+    };
+    let half = |text: &[u8], at: usize| {
+        text.get(at..)
+            .and_then(|rest| rest.first_chunk::<4>())
+            .map(|chunk| u32::from_le_bytes(*chunk))
+    };
+    match n {
+        0 => true,
+        // The first, middle and last bytes are every byte.
+        1..=3 => a[0] == b[0] && a[n / 2] == b[n / 2] && a[n - 1] == b[n - 1],
+        // The first and last four bytes, overlapping, are every byte.
+        4..=8 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        _ => {
+            let mut at = 0;
+            while at + 8 < n {
+                if word(a, at) != word(b, at) {
+                    return false;
+                }
+                at += 8;
+            }
+            // The last eight bytes, overlapping those already compared.
+            word(a, n - 8) == word(b, n - 8)
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn short_eq_agrees_with_slice_equality() {
+        for n in 0..40_usize {
+            let a: Vec<u8> = (0..n).map(|i| b'a' + (i % 26) as u8).collect();
+            assert!(super::short_eq(&a, &a.clone()), "length {n}");
+            for at in 0..n {
+                let mut b = a.clone();
+                b[at] ^= 0x20;
+                assert!(!super::short_eq(&a, &b), "length {n}, difference at {at}");
+            }
+            let mut longer = a.clone();
+            longer.push(b'z');
+            assert!(!super::short_eq(&a, &longer) && !super::short_eq(&longer, &a));
+        }
+    }
+
     use super::*;
 
     #[test]
