@@ -167,6 +167,7 @@ on_both_backends!(
     text_search_walk_agrees_with_the_text_index,
     walkable_orders_need_no_sort,
     contact_detail_counts_follow_every_change,
+    indexed_name_fields_fit_every_index,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1599,4 +1600,83 @@ async fn contact_detail_counts_follow_every_change(store: Store) {
     store.execute(backfill, vec![]).await.unwrap();
     assert_counts_exact(&store, "the backfill").await;
     assert_eq!(details(&store, owner).await, expected);
+}
+
+/// The fields that are key columns of the `(owner, …)` listing indexes are bounded so that
+/// an index entry always fits a PostgreSQL B-tree (at most 2,704 bytes; a longer family
+/// name used to be refused there with a database error, while SQLite took it). At the
+/// bound, with text that does not compress, a contact is stored, listed and found on both
+/// backends; past it, the write is refused as bad input and stores nothing.
+async fn indexed_name_fields_fit_every_index(store: Store) {
+    use groupware_addressbook::model::{
+        ContactChanges, INDEXED_FIELDS, ListQuery, MAX_INDEXED_FIELD_BYTES, STOCK_FIELDS,
+    };
+    use groupware_addressbook::repo;
+    use sha2::Digest;
+
+    let owner = create_user(
+        &store,
+        "longnames",
+        "correct horse battery",
+        &["addressbook"],
+    )
+    .await;
+    // Hex digits of running hashes: nothing for PostgreSQL to compress.
+    let noise = |seed: &str, len: usize| {
+        let mut text = String::new();
+        let mut n = 0_u64;
+        while text.len() < len {
+            for byte in sha2::Sha256::digest(format!("{seed}{n}")) {
+                text.push_str(&format!("{byte:02x}"));
+            }
+            n += 1;
+        }
+        text.truncate(len);
+        text
+    };
+    let with_length = |len: usize| ContactChanges {
+        fields: INDEXED_FIELDS
+            .iter()
+            .map(|field| (*field, noise(field, len)))
+            .collect(),
+        ..ContactChanges::default()
+    };
+    let id = repo::write(&store, owner, &with_length(MAX_INDEXED_FIELD_BYTES), now())
+        .await
+        .expect("the longest names fit every index");
+    let listed = repo::list(&store, owner, &ListQuery::default(), false)
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].id, id);
+    let family = noise("n_family", MAX_INDEXED_FIELD_BYTES);
+    let family_index = STOCK_FIELDS.iter().position(|field| *field == "n_family");
+    assert_eq!(listed[0].fields.get(family_index.unwrap()), family);
+    let query = ListQuery {
+        query: family[100..140].to_owned(),
+        limit: Some(10),
+        ..ListQuery::default()
+    };
+    let found = repo::list(&store, owner, &query, false).await.unwrap();
+    assert_eq!(found.iter().map(|c| c.id).collect::<Vec<_>>(), [id]);
+
+    for field in INDEXED_FIELDS {
+        let mut changes = with_length(10);
+        changes.fields.retain(|(name, _)| name != field);
+        changes
+            .fields
+            .push((field, noise(field, MAX_INDEXED_FIELD_BYTES + 1)));
+        let refused = repo::write(&store, owner, &changes, now()).await;
+        assert!(
+            matches!(refused, Err(Error::InvalidParams(ref message)) if message.contains(field)),
+            "{field} past the bound: {refused:?}"
+        );
+    }
+    let stored = count(
+        &store,
+        "SELECT count(*) AS n FROM addressbook_contacts WHERE owner = $1",
+        vec![owner.into()],
+    )
+    .await;
+    assert_eq!(stored, 1, "a refused write stores nothing");
 }

@@ -70,6 +70,16 @@ pub const DEFAULT_ORDER: &[&str] = &["n_family", "n_given", "email"];
 /// fits), but bounded so one call cannot fill the disk.
 pub const MAX_FIELD_BYTES: usize = 64 * 1024;
 
+/// Stock fields that are key columns of the `(owner, …)` indexes listings walk. A
+/// PostgreSQL B-tree entry holds at most 2,704 bytes, so a longer family name could not
+/// be stored there at all (while SQLite took it): these fields are bounded more tightly,
+/// on both backends, so that the widest of those entries (family name, given name,
+/// e-mail) always fits. eGroupWare's own columns hold 64 to 128 characters.
+pub const INDEXED_FIELDS: &[&str] = &["n_family", "n_given", "email", "fn", "org_name"];
+
+/// The longest text an [`INDEXED_FIELDS`] field holds, in bytes.
+pub const MAX_INDEXED_FIELD_BYTES: usize = 512;
+
 /// The ACL bits an owner grants on their addressbook (eGroupWare's `EGW_ACL_*`).
 pub mod rights {
     pub const READ: i64 = 1;
@@ -346,7 +356,40 @@ pub fn validate_text(member: &str, text: &str) -> Result<(), Error> {
             "member '{member}' is longer than {MAX_FIELD_BYTES} bytes"
         )));
     }
+    if INDEXED_FIELDS.contains(&member) && text.len() > MAX_INDEXED_FIELD_BYTES {
+        return Err(Error::invalid(format!(
+            "member '{member}' is longer than {MAX_INDEXED_FIELD_BYTES} bytes \
+             (names, e-mail and organisation sort listings and are kept short)"
+        )));
+    }
     Ok(())
+}
+
+impl ContactChanges {
+    /// Checks every text a write stores with [`validate_text`], whichever way the write
+    /// came (a `write` call, a vCard import).
+    pub fn validate(&self) -> Result<(), Error> {
+        let texts = self
+            .fields
+            .iter()
+            .map(|(field, text)| (*field, text.as_str()))
+            .chain(self.tid.iter().map(|tid| ("tid", tid.as_str())))
+            .chain(self.lid.iter().map(|lid| ("lid", lid.as_str())))
+            .chain(
+                self.custom
+                    .iter()
+                    .map(|(name, value)| (name.as_str(), value.as_str())),
+            );
+        for (member, text) in texts {
+            validate_text(member, text)?;
+        }
+        if let Some(CategoryInput::Named(named)) = &self.categories {
+            for (_, name) in named {
+                validate_text("cat_id", name)?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Parses a birthday from the text forms clients send: `YYYY-MM-DD`, `YYYYMMDD`, either
@@ -737,6 +780,25 @@ mod tests {
     #[test]
     fn text_refuses_nul() {
         assert!(validate_text("note", "a\0b").is_err());
+        let long_name = "x".repeat(MAX_INDEXED_FIELD_BYTES + 1);
+        assert!(validate_text("n_family", &long_name).is_err());
+        assert!(validate_text("n_family", &long_name[1..]).is_ok());
+        assert!(
+            validate_text("note", &long_name).is_ok(),
+            "only indexed fields"
+        );
+        let changes = |field: &'static str, text: &str| ContactChanges {
+            fields: vec![("n_given", "Ann".into()), (field, text.into())],
+            ..ContactChanges::default()
+        };
+        assert!(changes("email", &long_name).validate().is_err());
+        assert!(changes("email", "a\0b").validate().is_err());
+        assert!(changes("note", &long_name).validate().is_ok());
+        let custom = ContactChanges {
+            custom: vec![("shoe size".into(), "4\u{0}2".into())],
+            ..ContactChanges::default()
+        };
+        assert!(custom.validate().is_err());
         assert!(validate_text("note", "'; DROP TABLE contacts; --").is_ok());
     }
 }

@@ -1033,6 +1033,7 @@ pub async fn write(
     changes: &ContactChanges,
     now: i64,
 ) -> Result<i64, Error> {
+    changes.validate()?;
     let mut transaction = store.begin().await?;
     let tx = &mut *transaction;
     let (id, owner) = match changes.id {
