@@ -214,8 +214,17 @@ impl Auth {
     }
 
     /// Throttle keys for a login attempt: the canonical username and the client address.
+    /// The username is cut one character past the longest an account may have: no
+    /// account has a longer one, so all such names may share a key, and the key stays
+    /// short enough for the failures' index (PostgreSQL refuses an index entry over
+    /// 2,704 bytes, which turned such a login into a database fault).
     fn throttle_keys(username: &str, request: &RequestInfo) -> (String, Option<String>) {
-        let user_key = format!("user:{}", accounts::canonical_username(username));
+        let canonical = accounts::canonical_username(username);
+        let bounded: String = canonical
+            .chars()
+            .take(accounts::MAX_USERNAME_CHARS + 1)
+            .collect();
+        let user_key = format!("user:{bounded}");
         let ip_key = request.remote_addr.map(|ip| format!("ip:{ip}"));
         (user_key, ip_key)
     }

@@ -840,3 +840,32 @@ fn cli_manages_users_and_sessions_on_postgres() {
     };
     cli_drives_accounts_and_sessions(&schema.url());
 }
+
+/// A username far past any account's length is refused as an unknown user is, on
+/// PostgreSQL too: the failure is counted under a bounded key (a key of thousands of
+/// bytes could not be stored in the failures' index, and the login answered with a
+/// database fault instead of "login failed").
+#[test]
+fn an_overlong_username_fails_like_an_unknown_one_on_postgres() {
+    let Some(schema) = PgSchema::create("an_overlong_username_fails_like_an_unknown_one") else {
+        return;
+    };
+    let (server, _) = Server::launch(&schema.url(), &["--demo"], &[]);
+    // Hex digits of a running hash: nothing for PostgreSQL to compress.
+    let mut username = String::new();
+    let mut n = 0_u64;
+    while username.len() < 8_000 {
+        username.push_str(&format!("{:016x}", n.wrapping_mul(0x9e37_79b9_7f4a_7c15)));
+        n += 1;
+    }
+    let body = encode_call(
+        "system.login",
+        &[Value::structure([
+            ("username", Value::from(username.as_str())),
+            ("password", Value::from("guest")),
+        ])],
+    );
+    let (_, result) = server.call_raw_at("/xmlrpc", body);
+    assert_fault_message(&result, 1001, LOGIN_FAILED, "an 8,000-character username");
+    server.login("demo", "guest");
+}

@@ -168,6 +168,7 @@ on_both_backends!(
     walkable_orders_need_no_sort,
     contact_detail_counts_follow_every_change,
     indexed_name_fields_fit_every_index,
+    index_keys_of_every_app_fit_postgresql,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1609,7 +1610,7 @@ async fn contact_detail_counts_follow_every_change(store: Store) {
 /// backends; past it, the write is refused as bad input and stores nothing.
 async fn indexed_name_fields_fit_every_index(store: Store) {
     use groupware_addressbook::model::{
-        ContactChanges, INDEXED_FIELDS, ListQuery, MAX_INDEXED_FIELD_BYTES, STOCK_FIELDS,
+        ContactChanges, INDEXED_FIELDS, ListQuery, MAX_KEY_BYTES, STOCK_FIELDS,
     };
     use groupware_addressbook::repo;
     use sha2::Digest;
@@ -1641,7 +1642,7 @@ async fn indexed_name_fields_fit_every_index(store: Store) {
             .collect(),
         ..ContactChanges::default()
     };
-    let id = repo::write(&store, owner, &with_length(MAX_INDEXED_FIELD_BYTES), now())
+    let id = repo::write(&store, owner, &with_length(MAX_KEY_BYTES), now())
         .await
         .expect("the longest names fit every index");
     let listed = repo::list(&store, owner, &ListQuery::default(), false)
@@ -1649,7 +1650,7 @@ async fn indexed_name_fields_fit_every_index(store: Store) {
         .unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, id);
-    let family = noise("n_family", MAX_INDEXED_FIELD_BYTES);
+    let family = noise("n_family", MAX_KEY_BYTES);
     let family_index = STOCK_FIELDS.iter().position(|field| *field == "n_family");
     assert_eq!(listed[0].fields.get(family_index.unwrap()), family);
     let query = ListQuery {
@@ -1665,7 +1666,7 @@ async fn indexed_name_fields_fit_every_index(store: Store) {
         changes.fields.retain(|(name, _)| name != field);
         changes
             .fields
-            .push((field, noise(field, MAX_INDEXED_FIELD_BYTES + 1)));
+            .push((field, noise(field, MAX_KEY_BYTES + 1)));
         let refused = repo::write(&store, owner, &changes, now()).await;
         assert!(
             matches!(refused, Err(Error::InvalidParams(ref message)) if message.contains(field)),
@@ -1679,4 +1680,103 @@ async fn indexed_name_fields_fit_every_index(store: Store) {
     )
     .await;
     assert_eq!(stored, 1, "a refused write stores nothing");
+}
+
+/// UIDs (calendar, InfoLog) and category names are index keys like a contact's names: at
+/// the bound, with text that does not compress, they are stored on both backends (a key
+/// past 2,704 bytes was a database fault on PostgreSQL); past it, the write is refused as
+/// bad input and stores nothing.
+async fn index_keys_of_every_app_fit_postgresql(store: Store) {
+    use groupware_api::stored::MAX_KEY_BYTES;
+    use sha2::Digest;
+
+    let owner = create_user(
+        &store,
+        "keys",
+        "correct horse battery",
+        &["calendar", "infolog", "addressbook"],
+    )
+    .await;
+    let noise = |seed: &str, len: usize| {
+        let mut text = String::new();
+        let mut n = 0_u64;
+        while text.len() < len {
+            for byte in sha2::Sha256::digest(format!("{seed}{n}")) {
+                text.push_str(&format!("{byte:02x}"));
+            }
+            n += 1;
+        }
+        text.truncate(len);
+        text
+    };
+    let start = chrono::NaiveDate::from_ymd_opt(2026, 3, 2)
+        .and_then(|day| day.and_hms_opt(9, 0, 0))
+        .unwrap();
+    let event = |uid: String| groupware_calendar::model::EventChanges {
+        uid: Some(uid),
+        title: Some("Keys".into()),
+        start: Some(start),
+        end: Some(start + chrono::Duration::hours(1)),
+        ..Default::default()
+    };
+    let task = |uid: String| groupware_infolog::model::EntryChanges {
+        kind: Some("task".into()),
+        subject: Some("Keys".into()),
+        uid: Some(uid),
+        check_defaults: true,
+        touch_modified: true,
+        ..Default::default()
+    };
+    let contact = |category: String| groupware_addressbook::model::ContactChanges {
+        fields: vec![("n_family", "Keys".into())],
+        categories: Some(groupware_addressbook::model::CategoryInput::Named(vec![(
+            String::new(),
+            category,
+        )])),
+        ..Default::default()
+    };
+    let at = noise("at", MAX_KEY_BYTES);
+    groupware_calendar::repo::write(&store, owner, "UTC", &event(at.clone()), now())
+        .await
+        .expect("the longest calendar UID fits");
+    groupware_infolog::repo::write(&store, owner, &task(at.clone()), now())
+        .await
+        .expect("the longest InfoLog UID fits");
+    groupware_addressbook::repo::write(&store, owner, &contact(at.clone()), now())
+        .await
+        .expect("the longest category name fits");
+
+    let past = noise("past", MAX_KEY_BYTES + 1);
+    let refused = |result: Result<i64, Error>, what: &str| {
+        assert!(
+            matches!(result, Err(Error::InvalidParams(_))),
+            "{what} past the bound: {result:?}"
+        );
+    };
+    refused(
+        groupware_calendar::repo::write(&store, owner, "UTC", &event(past.clone()), now()).await,
+        "calendar UID",
+    );
+    refused(
+        groupware_infolog::repo::write(&store, owner, &task(past.clone()), now()).await,
+        "InfoLog UID",
+    );
+    refused(
+        groupware_addressbook::repo::write(&store, owner, &contact(past), now()).await,
+        "category name",
+    );
+    for (table, expected) in [
+        ("calendar_events", 1),
+        ("infolog_entries", 1),
+        ("addressbook_contacts", 1),
+        ("addressbook_categories", 1),
+    ] {
+        let stored = count(
+            &store,
+            &format!("SELECT count(*) AS n FROM {table}"),
+            vec![],
+        )
+        .await;
+        assert_eq!(stored, expected, "{table}: a refused write stores nothing");
+    }
 }

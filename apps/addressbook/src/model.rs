@@ -66,19 +66,11 @@ const EXTRA_ORDER_COLUMNS: &[&str] = &["id", "owner", "lid", "tid", "bday", "las
 /// The default listing order (eGroupWare's `n_family,n_given,email`).
 pub const DEFAULT_ORDER: &[&str] = &["n_family", "n_given", "email"];
 
-/// The longest text we store in one field, in bytes. Generous (a PGP key or a long note
-/// fits), but bounded so one call cannot fill the disk.
-pub const MAX_FIELD_BYTES: usize = 64 * 1024;
+pub use groupware_api::stored::{MAX_FIELD_BYTES, MAX_KEY_BYTES};
 
-/// Stock fields that are key columns of the `(owner, …)` indexes listings walk. A
-/// PostgreSQL B-tree entry holds at most 2,704 bytes, so a longer family name could not
-/// be stored there at all (while SQLite took it): these fields are bounded more tightly,
-/// on both backends, so that the widest of those entries (family name, given name,
-/// e-mail) always fits. eGroupWare's own columns hold 64 to 128 characters.
+/// Stock fields that are key columns of the `(owner, …)` indexes listings walk: bounded
+/// as index keys ([`groupware_api::stored::validate_key`]).
 pub const INDEXED_FIELDS: &[&str] = &["n_family", "n_given", "email", "fn", "org_name"];
-
-/// The longest text an [`INDEXED_FIELDS`] field holds, in bytes.
-pub const MAX_INDEXED_FIELD_BYTES: usize = 512;
 
 /// The ACL bits an owner grants on their addressbook (eGroupWare's `EGW_ACL_*`).
 pub mod rights {
@@ -344,25 +336,13 @@ pub struct ContactChanges {
     pub expected_last_mod: Option<i64>,
 }
 
-/// Checks a text value for storage: no NUL (PostgreSQL cannot store it) and bounded.
+/// Checks a text a contact stores: every field is bounded, the [`INDEXED_FIELDS`] as keys.
 pub fn validate_text(member: &str, text: &str) -> Result<(), Error> {
-    if text.contains('\0') {
-        return Err(Error::invalid(format!(
-            "member '{member}' contains a NUL character"
-        )));
+    if INDEXED_FIELDS.contains(&member) {
+        groupware_api::stored::validate_key(member, text)
+    } else {
+        groupware_api::stored::validate_text(member, text)
     }
-    if text.len() > MAX_FIELD_BYTES {
-        return Err(Error::invalid(format!(
-            "member '{member}' is longer than {MAX_FIELD_BYTES} bytes"
-        )));
-    }
-    if INDEXED_FIELDS.contains(&member) && text.len() > MAX_INDEXED_FIELD_BYTES {
-        return Err(Error::invalid(format!(
-            "member '{member}' is longer than {MAX_INDEXED_FIELD_BYTES} bytes \
-             (names, e-mail and organisation sort listings and are kept short)"
-        )));
-    }
-    Ok(())
 }
 
 impl ContactChanges {
@@ -385,7 +365,7 @@ impl ContactChanges {
         }
         if let Some(CategoryInput::Named(named)) = &self.categories {
             for (_, name) in named {
-                validate_text("cat_id", name)?;
+                groupware_api::stored::validate_key("cat_id", name.trim())?;
             }
         }
         Ok(())
@@ -780,7 +760,7 @@ mod tests {
     #[test]
     fn text_refuses_nul() {
         assert!(validate_text("note", "a\0b").is_err());
-        let long_name = "x".repeat(MAX_INDEXED_FIELD_BYTES + 1);
+        let long_name = "x".repeat(MAX_KEY_BYTES + 1);
         assert!(validate_text("n_family", &long_name).is_err());
         assert!(validate_text("n_family", &long_name[1..]).is_ok());
         assert!(

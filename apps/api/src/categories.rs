@@ -104,6 +104,7 @@ pub async fn resolve(
         if name.is_empty() {
             continue;
         }
+        crate::stored::validate_key("cat_id", name)?;
         let by_name = known
             .iter()
             .find(|category| category.name == name && category.owner == Some(caller))

@@ -26,6 +26,7 @@ pub mod members;
 pub mod method;
 pub mod params;
 pub mod store;
+pub mod stored;
 pub mod text;
 pub mod tombstone;
 pub mod value;

@@ -10,8 +10,7 @@ use groupware_api::{Error, zone};
 
 use crate::recur::{Frequency, Rule, Series};
 
-/// The longest text we store in one field, in bytes.
-pub const MAX_FIELD_BYTES: usize = 64 * 1024;
+pub use groupware_api::stored::{MAX_FIELD_BYTES, validate_key, validate_text};
 
 /// A participant's answer (eGroupWare's one-letter codes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -203,21 +202,6 @@ pub struct EventChanges {
     pub categories: Option<CategoryInput>,
     pub participants: Option<Vec<ParticipantInput>>,
     pub alarms: Option<Vec<AlarmInput>>,
-}
-
-/// Checks a text value for storage: no NUL (PostgreSQL cannot store it) and bounded.
-pub fn validate_text(member: &str, text: &str) -> Result<(), Error> {
-    if text.contains('\0') {
-        return Err(Error::invalid(format!(
-            "member '{member}' contains a NUL character"
-        )));
-    }
-    if text.len() > MAX_FIELD_BYTES {
-        return Err(Error::invalid(format!(
-            "member '{member}' is longer than {MAX_FIELD_BYTES} bytes"
-        )));
-    }
-    Ok(())
 }
 
 /// Which events a search returns.

@@ -15,7 +15,7 @@ use groupware_api::{Error, zone};
 
 use crate::model::{
     Alarm, CategoryInput, Event, EventChanges, Filter, Participant, SearchQuery, Status,
-    escape_like, validate_text,
+    escape_like, validate_key, validate_text,
 };
 use crate::recur::{Frequency, Rule};
 
@@ -465,8 +465,8 @@ fn apply_changes(
         rule,
         until,
     };
+    validate_key("uid", &stored.uid)?;
     for (member, value) in [
-        ("uid", &stored.uid),
         ("title", &stored.title),
         ("description", &stored.description),
         ("location", &stored.location),

@@ -7,8 +7,7 @@
 use chrono::NaiveDate;
 use groupware_api::Error;
 
-/// The longest text we store in one field, in bytes.
-pub const MAX_FIELD_BYTES: usize = 64 * 1024;
+pub use groupware_api::stored::{MAX_FIELD_BYTES, validate_key, validate_text};
 
 /// The stock entry types and the statuses each allows (eGroupWare 1.x defaults).
 pub const TYPES: &[(&str, &[&str])] = &[
@@ -185,21 +184,6 @@ pub fn apply_defaults(entry: &mut Entry, now: i64) {
         let first_line = entry.des.lines().next().unwrap_or_default().trim();
         entry.subject = first_line.chars().take(64).collect();
     }
-}
-
-/// Checks a text value for storage: no NUL (PostgreSQL cannot store it) and bounded.
-pub fn validate_text(member: &str, text: &str) -> Result<(), Error> {
-    if text.contains('\0') {
-        return Err(Error::invalid(format!(
-            "member '{member}' contains a NUL character"
-        )));
-    }
-    if text.len() > MAX_FIELD_BYTES {
-        return Err(Error::invalid(format!(
-            "member '{member}' is longer than {MAX_FIELD_BYTES} bytes"
-        )));
-    }
-    Ok(())
 }
 
 /// Whose entries a search shows (the first part of `filter`).

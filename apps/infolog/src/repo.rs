@@ -13,7 +13,7 @@ use groupware_api::store::{Backend, ReadRow, Row, SqlValue, Store, Transaction};
 use crate::model::{
     CLOSED_STATUSES, CategoryInput, ColumnValue, DONE_STATUSES, DateFilter, Entry, EntryChanges,
     LINK_APPS, Link, Scope, SearchQuery, StatusFilter, apply_defaults, default_status, escape_like,
-    validate_status, validate_text, validate_type,
+    validate_key, validate_status, validate_text, validate_type,
 };
 
 /// The application name in shared tables.
@@ -460,10 +460,10 @@ fn validate(entry: &Entry) -> Result<(), Error> {
         ("subject", &entry.subject),
         ("des", &entry.des),
         ("location", &entry.location),
-        ("uid", &entry.uid),
     ] {
         validate_text(member, value)?;
     }
+    validate_key("uid", &entry.uid)?;
     if entry.enddate != 0 && entry.startdate != 0 && entry.enddate < entry.startdate {
         return Err(Error::invalid("member 'enddate': before 'startdate'"));
     }
