@@ -58,6 +58,7 @@ pub static MIGRATIONS: &[Migration] = &[
     migration!(6, "V6__addressbook_default_order_index"),
     migration!(7, "V7__addressbook_detail_counts"),
     migration!(8, "V8__addressbook_covered_walk"),
+    migration!(9, "V9__addressbook_given_name_order"),
 ];
 
 const CREATE_HISTORY: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\
