@@ -195,6 +195,22 @@ async fn create_user(store: &Store, username: &str, password: &str, apps: &[&str
     .unwrap()
 }
 
+/// `len` bytes of hex digits of running hashes (seeded by `seed`): text PostgreSQL cannot
+/// compress, so it takes its full size in an index entry.
+fn incompressible(seed: &str, len: usize) -> String {
+    use sha2::Digest;
+    let mut text = String::new();
+    let mut n = 0_u64;
+    while text.len() < len {
+        for byte in sha2::Sha256::digest(format!("{seed}{n}")) {
+            text.push_str(&format!("{byte:02x}"));
+        }
+        n += 1;
+    }
+    text.truncate(len);
+    text
+}
+
 /// The backfill of migration `name` for the store's backend: its first
 /// `UPDATE addressbook_contacts … ;` statement, for tests that rerun it on known rows.
 fn contacts_update_of(store: &Store, name: &str) -> &'static str {
@@ -1613,7 +1629,6 @@ async fn indexed_name_fields_fit_every_index(store: Store) {
         ContactChanges, INDEXED_FIELDS, ListQuery, MAX_KEY_BYTES, STOCK_FIELDS,
     };
     use groupware_addressbook::repo;
-    use sha2::Digest;
 
     let owner = create_user(
         &store,
@@ -1622,23 +1637,10 @@ async fn indexed_name_fields_fit_every_index(store: Store) {
         &["addressbook"],
     )
     .await;
-    // Hex digits of running hashes: nothing for PostgreSQL to compress.
-    let noise = |seed: &str, len: usize| {
-        let mut text = String::new();
-        let mut n = 0_u64;
-        while text.len() < len {
-            for byte in sha2::Sha256::digest(format!("{seed}{n}")) {
-                text.push_str(&format!("{byte:02x}"));
-            }
-            n += 1;
-        }
-        text.truncate(len);
-        text
-    };
     let with_length = |len: usize| ContactChanges {
         fields: INDEXED_FIELDS
             .iter()
-            .map(|field| (*field, noise(field, len)))
+            .map(|field| (*field, incompressible(field, len)))
             .collect(),
         ..ContactChanges::default()
     };
@@ -1650,7 +1652,7 @@ async fn indexed_name_fields_fit_every_index(store: Store) {
         .unwrap();
     assert_eq!(listed.len(), 1);
     assert_eq!(listed[0].id, id);
-    let family = noise("n_family", MAX_KEY_BYTES);
+    let family = incompressible("n_family", MAX_KEY_BYTES);
     let family_index = STOCK_FIELDS.iter().position(|field| *field == "n_family");
     assert_eq!(listed[0].fields.get(family_index.unwrap()), family);
     let query = ListQuery {
@@ -1666,7 +1668,7 @@ async fn indexed_name_fields_fit_every_index(store: Store) {
         changes.fields.retain(|(name, _)| name != field);
         changes
             .fields
-            .push((field, noise(field, MAX_KEY_BYTES + 1)));
+            .push((field, incompressible(field, MAX_KEY_BYTES + 1)));
         let refused = repo::write(&store, owner, &changes, now()).await;
         assert!(
             matches!(refused, Err(Error::InvalidParams(ref message)) if message.contains(field)),
@@ -1688,7 +1690,6 @@ async fn indexed_name_fields_fit_every_index(store: Store) {
 /// bad input and stores nothing.
 async fn index_keys_of_every_app_fit_postgresql(store: Store) {
     use groupware_api::stored::MAX_KEY_BYTES;
-    use sha2::Digest;
 
     let owner = create_user(
         &store,
@@ -1697,18 +1698,6 @@ async fn index_keys_of_every_app_fit_postgresql(store: Store) {
         &["calendar", "infolog", "addressbook"],
     )
     .await;
-    let noise = |seed: &str, len: usize| {
-        let mut text = String::new();
-        let mut n = 0_u64;
-        while text.len() < len {
-            for byte in sha2::Sha256::digest(format!("{seed}{n}")) {
-                text.push_str(&format!("{byte:02x}"));
-            }
-            n += 1;
-        }
-        text.truncate(len);
-        text
-    };
     let start = chrono::NaiveDate::from_ymd_opt(2026, 3, 2)
         .and_then(|day| day.and_hms_opt(9, 0, 0))
         .unwrap();
@@ -1735,7 +1724,7 @@ async fn index_keys_of_every_app_fit_postgresql(store: Store) {
         )])),
         ..Default::default()
     };
-    let at = noise("at", MAX_KEY_BYTES);
+    let at = incompressible("at", MAX_KEY_BYTES);
     groupware_calendar::repo::write(&store, owner, "UTC", &event(at.clone()), now())
         .await
         .expect("the longest calendar UID fits");
@@ -1746,7 +1735,7 @@ async fn index_keys_of_every_app_fit_postgresql(store: Store) {
         .await
         .expect("the longest category name fits");
 
-    let past = noise("past", MAX_KEY_BYTES + 1);
+    let past = incompressible("past", MAX_KEY_BYTES + 1);
     let refused = |result: Result<i64, Error>, what: &str| {
         assert!(
             matches!(result, Err(Error::InvalidParams(_))),
