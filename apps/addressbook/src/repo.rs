@@ -234,7 +234,7 @@ async fn list_in_books(
         }
         if let Some(rows) = plan.second_walk(query.start, found, limit) {
             let walked = list_page(store, caller, query, custom, books, &order, Some(rows)).await?;
-            if walked.0.len() as u64 == limit {
+            if walked.0.len() as u64 == limit || walked_whole_book(store, caller, rows).await? {
                 return Ok(walked);
             }
         }
