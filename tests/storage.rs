@@ -169,6 +169,7 @@ on_both_backends!(
     contact_detail_counts_follow_every_change,
     indexed_name_fields_fit_every_index,
     index_keys_of_every_app_fit_postgresql,
+    addressbook_grants_move_to_app_grants,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -1768,4 +1769,88 @@ async fn index_keys_of_every_app_fit_postgresql(store: Store) {
         .await;
         assert_eq!(stored, expected, "{table}: a refused write stores nothing");
     }
+}
+
+/// Migration 10 moves the addressbook's grants into `app_grants`. Rerun here on a table
+/// recreated as migration 2 made it: every grant arrives under app `addressbook` with its
+/// rights, other applications' grants stay as they were, and the old table is gone.
+async fn addressbook_grants_move_to_app_grants(store: Store) {
+    let owner = create_user(&store, "grant_owner", "pw-owner-1234", &["addressbook"]).await;
+    let reader = create_user(&store, "grant_reader", "pw-reader-1234", &["addressbook"]).await;
+    let editor = create_user(&store, "grant_editor", "pw-editor-1234", &["addressbook"]).await;
+    let migration = |name: &str| {
+        store::MIGRATIONS
+            .iter()
+            .find(|migration| migration.name == name)
+            .unwrap()
+    };
+    let create = migration("V2__addressbook_contacts")
+        .statements(store.backend())
+        .into_iter()
+        .filter(|statement| {
+            statement.contains("TABLE addressbook_grants")
+                || statement.contains("INDEX addressbook_grants_grantee")
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(
+        create.len(),
+        2,
+        "migration 2 creates the table and its index"
+    );
+    for statement in create {
+        store.execute(statement, vec![]).await.unwrap();
+    }
+    for (grantee, rights) in [(reader, 1_i64), (editor, 31)] {
+        store
+            .execute(
+                "INSERT INTO addressbook_grants (owner, grantee, rights) VALUES ($1, $2, $3)",
+                vec![owner.into(), grantee.into(), rights.into()],
+            )
+            .await
+            .unwrap();
+    }
+    store
+        .execute(
+            "INSERT INTO app_grants (app, owner, grantee, rights) VALUES ('calendar', $1, $2, 3)",
+            vec![owner.into(), reader.into()],
+        )
+        .await
+        .unwrap();
+    for statement in migration("V10__addressbook_grants_to_app_grants").statements(store.backend())
+    {
+        store.execute(statement, vec![]).await.unwrap();
+    }
+    let rows = store
+        .query(
+            "SELECT app, owner, grantee, rights FROM app_grants ORDER BY app, grantee",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let grants: Vec<(String, i64, i64, i64)> = rows
+        .iter()
+        .map(|row| {
+            (
+                row.text("app").unwrap(),
+                row.int("owner").unwrap(),
+                row.int("grantee").unwrap(),
+                row.int("rights").unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        grants,
+        [
+            ("addressbook".to_owned(), owner, reader, 1),
+            ("addressbook".to_owned(), owner, editor, 31),
+            ("calendar".to_owned(), owner, reader, 3),
+        ]
+    );
+    assert!(
+        store
+            .query("SELECT COUNT(*) AS n FROM addressbook_grants", vec![])
+            .await
+            .is_err(),
+        "the old table is dropped"
+    );
 }

@@ -723,7 +723,7 @@ fn vcard_categories_round_trip(db: &Db) {
             ada.categories[0].0, babbage.categories[0].0,
             "Friends is reused, not created twice"
         );
-        let own: Vec<String> = groupware_addressbook::repo::categories(&store, bob)
+        let own: Vec<String> = groupware_api::categories::list(&store, "addressbook", bob)
             .await
             .expect("categories")
             .into_iter()

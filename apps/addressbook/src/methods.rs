@@ -4,6 +4,7 @@
 //! adapters only convert `Value`s to `model` types and back, and call `repo`.
 
 use chrono::{NaiveDateTime, NaiveTime};
+use groupware_api::categories;
 use groupware_api::params::{StructExt as _, convert};
 use groupware_api::tombstone;
 use groupware_api::zone::{self, Tz, unix_now};
@@ -16,7 +17,7 @@ use crate::model::{
     self, Access, AccountEntry, CategoryInput, Contact, ContactChanges, IncludeUsers, ListQuery,
     rights,
 };
-use crate::repo::{self, Category};
+use crate::repo;
 
 const AUTHOR: &str = "groupware";
 
@@ -856,55 +857,14 @@ async fn delete(ctx: Ctx, params: Params) -> Result<Value, Error> {
 // ---------------------------------------------------------------------------------------
 // Categories, custom fields, tombstones, grants
 
-fn category_to_value(category: &Category, all: &[Category]) -> Value {
-    let mut main = category.id;
-    let mut level = 0;
-    let mut parent = category.parent;
-    while let Some(parent_id) = parent {
-        let Some(found) = all.iter().find(|candidate| candidate.id == parent_id) else {
-            break;
-        };
-        main = found.id;
-        level += 1;
-        parent = found.parent;
-        if level > all.len() {
-            break;
-        }
-    }
-    Value::structure([
-        ("id", Value::Int(category.id)),
-        ("owner", Value::Int(category.owner.unwrap_or(-1))),
-        ("access", Value::from("public")),
-        ("app_name", Value::from("addressbook")),
-        ("main", Value::Int(main)),
-        ("level", Value::Int(level.try_into().unwrap_or(i64::MAX))),
-        ("parent", Value::Int(category.parent.unwrap_or(0))),
-        ("name", Value::from(category.name.as_str())),
-        ("description", Value::from(category.description.as_str())),
-        ("data", Value::from("")),
-        ("last_mod", Value::Int(category.last_mod)),
-    ])
-}
-
 async fn categories(ctx: Ctx, params: Params) -> Result<Value, Error> {
     let caller = ctx.caller()?;
     let complete = match params.as_slice().first() {
         None | Some(Value::Nil) | Some(Value::Struct(_)) => false,
         Some(value) => convert::<bool>(value, "parameter 1 (complete)")?,
     };
-    let all = repo::categories(ctx.store()?, caller.id).await?;
-    let listing: Struct = all
-        .iter()
-        .map(|category| {
-            let value = if complete {
-                category_to_value(category, &all)
-            } else {
-                Value::from(category.name.as_str())
-            };
-            (category.id.to_string().into(), value)
-        })
-        .collect();
-    Ok(Value::Struct(listing))
+    let all = categories::list(ctx.store()?, repo::APP, caller.id).await?;
+    Ok(categories::listing(repo::APP, &all, complete))
 }
 
 async fn customfields(ctx: Ctx, params: Params) -> Result<Value, Error> {

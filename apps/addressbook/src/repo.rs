@@ -3,11 +3,13 @@
 //! Client text only ever travels as bound parameters; column names in generated SQL come
 //! from the allow-lists in `model.rs`. Rights are decided here, next to the rows they
 //! protect: an owner holds every bit on their contacts, anyone else holds what the owner
-//! granted them in `addressbook_grants`, and private contacts additionally need the PRIVATE
-//! bit. Writes that touch several tables run in one transaction.
+//! granted them in `app_grants` (app `addressbook`), and private contacts additionally need
+//! the PRIVATE bit. Writes that touch several tables run in one transaction.
 
 use chrono::NaiveDate;
 use groupware_api::Error;
+use groupware_api::categories::{self, Usable};
+use groupware_api::grants::{self, require};
 use groupware_api::store::{Backend, ReadRow, Row, SqlValue, Store, Transaction, query_map};
 
 use crate::fields_json;
@@ -16,17 +18,8 @@ use crate::model::{
     ListQuery, STOCK_FIELDS, escape_like, rights, search_needle, search_text,
 };
 
-/// A category of the addressbook.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Category {
-    pub id: i64,
-    /// `None` for a global category.
-    pub owner: Option<i64>,
-    pub name: String,
-    pub parent: Option<i64>,
-    pub description: String,
-    pub last_mod: i64,
-}
+/// The application's name in the shared tables (`app_grants`, the categories).
+pub const APP: &str = "addressbook";
 
 /// A deleted contact, for syncing clients.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,52 +107,13 @@ fn contact_from_row(row: &dyn ReadRow) -> Result<Contact, Error> {
     })
 }
 
-/// All categories visible to `caller`: their own and the global ones.
-pub async fn categories(store: &Store, caller: i64) -> Result<Vec<Category>, Error> {
-    let rows = store
-        .query(
-            "SELECT id, owner, name, parent, description, last_mod FROM addressbook_categories \
-             WHERE app = 'addressbook' AND (owner IS NULL OR owner = $1) ORDER BY id",
-            vec![caller.into()],
-        )
-        .await?;
-    rows.iter().map(category_from_row).collect()
-}
-
-fn category_from_row(row: &Row) -> Result<Category, Error> {
-    Ok(Category {
-        id: row.int("id")?,
-        owner: row.opt_int("owner")?,
-        name: row.text("name")?,
-        parent: row.opt_int("parent")?,
-        description: row.text("description")?,
-        last_mod: row.int("last_mod")?,
-    })
-}
-
-/// `root` and all its descendants among `all`.
-fn with_descendants(all: &[(i64, Option<i64>)], root: i64) -> Vec<i64> {
-    let mut found = vec![root];
-    let mut index = 0;
-    while index < found.len() {
-        let parent = found[index];
-        for (id, category_parent) in all {
-            if *category_parent == Some(parent) && !found.contains(id) {
-                found.push(*id);
-            }
-        }
-        index += 1;
-    }
-    found
-}
-
 /// The addressbooks `caller` may read: their own, with every right, then those whose
 /// owners granted them READ, each with the rights held.
 async fn readable_books(store: &Store, caller: i64) -> Result<Vec<(i64, i64)>, Error> {
     let rows = store
         .query(
-            "SELECT owner, rights FROM addressbook_grants WHERE grantee = $1 AND owner <> $1 \
-             ORDER BY owner",
+            "SELECT owner, rights FROM app_grants WHERE app = 'addressbook' AND grantee = $1 \
+             AND owner <> $1 ORDER BY owner",
             vec![caller.into()],
         )
         .await?;
@@ -604,7 +558,6 @@ async fn list_page(
         let after = binder.bind(after);
         conditions.push(format!("c.last_mod > {after}"));
     }
-    let mut category_tree: Option<Vec<(i64, Option<i64>)>> = None;
     for term in &query.filter {
         let condition = match term {
             FilterTerm::Equals(column, value) => {
@@ -621,21 +574,7 @@ async fn list_page(
             FilterTerm::Yours => format!("{owner_column} = {me}"),
             FilterTerm::Private => format!("({owner_column} = {me} AND c.private = 1)"),
             FilterTerm::Category(root) => {
-                if category_tree.is_none() {
-                    let rows = store
-                        .query(
-                            "SELECT id, parent FROM addressbook_categories \
-                             WHERE app = 'addressbook'",
-                            vec![],
-                        )
-                        .await?;
-                    let mut tree = Vec::with_capacity(rows.len());
-                    for row in &rows {
-                        tree.push((row.int("id")?, row.opt_int("parent")?));
-                    }
-                    category_tree = Some(tree);
-                }
-                let ids = with_descendants(category_tree.as_deref().unwrap_or(&[]), *root);
+                let ids = categories::with_descendants(store, APP, *root).await?;
                 let list: Vec<String> = ids.iter().map(|id| binder.bind(*id)).collect();
                 format!(
                     "EXISTS (SELECT 1 FROM addressbook_contact_categories l \
@@ -742,7 +681,7 @@ async fn list_page(
     let own_only = books.len() == 1;
     let shared_count = if own_only {
         format!(
-            ", (SELECT count(*) FROM addressbook_grants WHERE grantee = {me} \
+            ", (SELECT count(*) FROM app_grants WHERE app = '{APP}' AND grantee = {me} \
              AND owner <> {me} AND (rights & {read}) <> 0) AS shared_books",
             read = rights::READ
         )
@@ -967,7 +906,8 @@ pub async fn read(store: &Store, caller: i64, id: i64) -> Result<Contact, Error>
         "SELECT {columns}, {rights} AS rights{details}, \
          CASE WHEN {visible} THEN 1 ELSE 0 END AS visible \
          FROM addressbook_contacts c \
-         LEFT JOIN addressbook_grants g ON g.owner = c.owner AND g.grantee = $1 \
+         LEFT JOIN app_grants g ON g.app = 'addressbook' AND g.owner = c.owner \
+         AND g.grantee = $1 \
          WHERE c.id = $2",
         columns = CONTACT_COLUMNS,
         rights = rights_expression("$1"),
@@ -983,37 +923,6 @@ pub async fn read(store: &Store, caller: i64, id: i64) -> Result<Contact, Error>
         return Err(Error::AccessNotPermitted);
     }
     contact_with_details(&row, true)
-}
-
-/// The rights `caller` holds on `owner`'s addressbook.
-async fn rights_on(
-    transaction: &mut dyn Transaction,
-    caller: i64,
-    owner: i64,
-) -> Result<i64, Error> {
-    if caller == owner {
-        return Ok(rights::ALL);
-    }
-    let rows = transaction
-        .query(
-            "SELECT rights FROM addressbook_grants WHERE owner = $1 AND grantee = $2",
-            vec![owner.into(), caller.into()],
-        )
-        .await?;
-    match rows.first() {
-        Some(row) => row.int("rights"),
-        None => Ok(0),
-    }
-}
-
-/// Fails unless `held` includes `needed` (and PRIVATE for a private contact).
-fn require(held: i64, needed: i64, private: bool) -> Result<(), Error> {
-    let private_ok = !private || held & rights::PRIVATE != 0;
-    if held & needed == needed && private_ok {
-        Ok(())
-    } else {
-        Err(Error::AccessNotPermitted)
-    }
 }
 
 /// Locks in the owner and privacy of an existing contact and checks `needed` rights.
@@ -1034,7 +943,7 @@ async fn existing_for(
         .ok_or_else(|| Error::NotFound(format!("contact {id}")))?;
     let owner = row.int("owner")?;
     let private = row.flag("private")?;
-    let held = rights_on(transaction, caller, owner).await?;
+    let held = grants::held(transaction, APP, caller, owner).await?;
     require(held, needed, private)?;
     Ok((owner, private))
 }
@@ -1052,7 +961,7 @@ pub async fn write(
     let (id, owner) = match changes.id {
         None => {
             let owner = changes.owner.unwrap_or(caller);
-            let held = rights_on(tx, caller, owner).await?;
+            let held = grants::held(tx, APP, caller, owner).await?;
             let private = changes.access.is_some_and(Access::is_private);
             require(held, rights::ADD, private)?;
             let id = insert_contact(tx, owner, changes, now).await?;
@@ -1229,10 +1138,10 @@ async fn update_contact(
     Ok(())
 }
 
-/// Turns a write's `cat_id` into category ids, creating and renaming categories as
-/// eGroupWare did (§4.5): a known name is reused; an unknown id (clients send `0`, `-1`, …
-/// for new ones) creates a category; a known id with a new name renames it, if the caller
-/// owns it (otherwise a category of that name is created for the caller).
+/// The category ids a write sets: `{id: name}` pairs are resolved (created or renamed) by
+/// the rule shared with the other applications; plain ids must name categories the caller
+/// may use. A grantee writing into a shared addressbook may also name the owner's
+/// categories, so that a shared contact keeps them.
 async fn resolve_categories(
     tx: &mut dyn Transaction,
     caller: i64,
@@ -1240,82 +1149,20 @@ async fn resolve_categories(
     input: &CategoryInput,
     now: i64,
 ) -> Result<Vec<i64>, Error> {
-    let rows = tx
-        .query(
-            "SELECT id, owner, name, parent, description, last_mod FROM addressbook_categories \
-             WHERE app = 'addressbook' AND (owner IS NULL OR owner = $1 OR owner = $2) \
-             ORDER BY id",
-            vec![caller.into(), contact_owner.into()],
-        )
-        .await?;
-    let mut known = rows
-        .iter()
-        .map(category_from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut ids = Vec::new();
+    let usable = Usable::with_owner(caller, contact_owner);
     match input {
+        CategoryInput::Named(pairs) => categories::resolve(tx, APP, usable, pairs, now).await,
         CategoryInput::Ids(wanted) => {
+            let mut ids = Vec::with_capacity(wanted.len());
             for id in wanted {
-                if !known.iter().any(|category| category.id == *id) {
-                    return Err(Error::invalid(format!(
-                        "member 'cat_id': unknown category {id}"
-                    )));
-                }
                 if !ids.contains(id) {
                     ids.push(*id);
                 }
             }
-        }
-        CategoryInput::Named(pairs) => {
-            for (key, name) in pairs {
-                let name = name.trim();
-                if name.is_empty() {
-                    continue;
-                }
-                let by_name = known
-                    .iter()
-                    .find(|category| category.name == name && category.owner == Some(caller))
-                    .or_else(|| known.iter().find(|category| category.name == name));
-                let id = if let Some(category) = by_name {
-                    category.id
-                } else if let Some(category) = key.trim().parse::<i64>().ok().and_then(|id| {
-                    known
-                        .iter_mut()
-                        .find(|c| c.id == id && c.owner == Some(caller))
-                }) {
-                    tx.execute(
-                        "UPDATE addressbook_categories SET name = $1, last_mod = $2 WHERE id = $3",
-                        vec![name.into(), now.into(), category.id.into()],
-                    )
-                    .await?;
-                    category.name = name.to_owned();
-                    category.id
-                } else {
-                    let rows = tx
-                        .query(
-                            "INSERT INTO addressbook_categories (owner, app, name, last_mod) \
-                             VALUES ($1, 'addressbook', $2, $3) RETURNING id",
-                            vec![caller.into(), name.into(), now.into()],
-                        )
-                        .await?;
-                    let id = first_row(rows, "INSERT … RETURNING id")?.int("id")?;
-                    known.push(Category {
-                        id,
-                        owner: Some(caller),
-                        name: name.to_owned(),
-                        parent: None,
-                        description: String::new(),
-                        last_mod: now,
-                    });
-                    id
-                };
-                if !ids.contains(&id) {
-                    ids.push(id);
-                }
-            }
+            categories::check_ids(tx, APP, usable, &ids, "cat_id").await?;
+            Ok(ids)
         }
     }
-    Ok(ids)
 }
 
 /// Deletes a contact and leaves a tombstone, in one transaction.
@@ -1355,7 +1202,8 @@ pub async fn deleted_since(
 ) -> Result<Vec<Tombstone>, Error> {
     let sql = format!(
         "SELECT c.contact_id AS id, c.owner, c.deleted_at FROM addressbook_tombstones c \
-         LEFT JOIN addressbook_grants g ON g.owner = c.owner AND g.grantee = $1 \
+         LEFT JOIN app_grants g ON g.app = 'addressbook' AND g.owner = c.owner \
+         AND g.grantee = $1 \
          WHERE c.deleted_at > $2 AND {} ORDER BY c.deleted_at, c.contact_id",
         visible_condition("$1")
     );
@@ -1478,8 +1326,9 @@ pub async fn find_account(store: &Store, key: &str) -> Result<i64, Error> {
 pub async fn grants(store: &Store, owner: i64) -> Result<Vec<(i64, String, i64)>, Error> {
     let rows = store
         .query(
-            "SELECT g.grantee, a.username, g.rights FROM addressbook_grants g \
-             JOIN accounts a ON a.id = g.grantee WHERE g.owner = $1 ORDER BY g.grantee",
+            "SELECT g.grantee, a.username, g.rights FROM app_grants g \
+             JOIN accounts a ON a.id = g.grantee WHERE g.app = 'addressbook' AND g.owner = $1 \
+             ORDER BY g.grantee",
             vec![owner.into()],
         )
         .await?;
@@ -1497,24 +1346,7 @@ pub async fn grants(store: &Store, owner: i64) -> Result<Vec<(i64, String, i64)>
 /// Sets grants of `owner`: each `(grantee, rights)` replaces that grantee's grant; rights 0
 /// removes it. One transaction.
 pub async fn set_grants(store: &Store, owner: i64, changes: &[(i64, i64)]) -> Result<(), Error> {
-    let mut transaction = store.begin().await?;
-    for (grantee, granted) in changes {
-        transaction
-            .execute(
-                "DELETE FROM addressbook_grants WHERE owner = $1 AND grantee = $2",
-                vec![owner.into(), (*grantee).into()],
-            )
-            .await?;
-        if *granted != 0 {
-            transaction
-                .execute(
-                    "INSERT INTO addressbook_grants (owner, grantee, rights) VALUES ($1, $2, $3)",
-                    vec![owner.into(), (*grantee).into(), (*granted).into()],
-                )
-                .await?;
-        }
-    }
-    transaction.commit().await
+    grants::replace(store, APP, owner, changes).await
 }
 
 /// How many contacts `owner` has.

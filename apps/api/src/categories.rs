@@ -37,6 +37,39 @@ fn from_row(row: &Row) -> Result<Category, Error> {
     })
 }
 
+/// Whose categories a write may name: always the global ones and the caller's own; in an
+/// application that lets a grantee use the categories of the data they write into (the
+/// addressbook: a shared contact keeps its owner's categories), also the entry owner's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usable {
+    pub caller: i64,
+    /// The owner of the entry being written, when their categories may be named too.
+    pub owner: Option<i64>,
+}
+
+impl Usable {
+    /// The caller's own and the global categories.
+    pub fn own(caller: i64) -> Usable {
+        Usable {
+            caller,
+            owner: None,
+        }
+    }
+
+    /// Also those of `owner`, whose entry the caller writes.
+    pub fn with_owner(caller: i64, owner: i64) -> Usable {
+        Usable {
+            caller,
+            owner: Some(owner),
+        }
+    }
+
+    /// The second owner a query may accept (the caller again when there is none).
+    fn entry_owner(self) -> i64 {
+        self.owner.unwrap_or(self.caller)
+    }
+}
+
 /// The categories of `app` visible to `caller`: their own and the global ones, by id.
 pub async fn list(store: &Store, app: &str, caller: i64) -> Result<Vec<Category>, Error> {
     let rows = store
@@ -81,20 +114,24 @@ pub async fn with_descendants(store: &Store, app: &str, root: i64) -> Result<Vec
 /// as eGroupWare did (§4.5): a known name is reused; an unknown id (clients send `0`,
 /// `-1`, … for new ones) creates a top-level category for `caller`; a known id of the
 /// caller's with a new name renames it. Runs inside the caller's transaction.
+///
+/// `usable` says whose categories the write may name (see [`Usable`]); only the caller's
+/// own are ever created or renamed.
 pub async fn resolve(
     tx: &mut dyn Transaction,
     app: &str,
-    caller: i64,
+    usable: Usable,
     pairs: &[(String, String)],
     now: i64,
 ) -> Result<Vec<i64>, Error> {
+    let caller = usable.caller;
     let rows = tx
         .query(
             &format!(
                 "SELECT {COLUMNS} FROM addressbook_categories \
-                 WHERE app = $1 AND (owner IS NULL OR owner = $2) ORDER BY id"
+                 WHERE app = $1 AND (owner IS NULL OR owner = $2 OR owner = $3) ORDER BY id"
             ),
-            vec![app.into(), caller.into()],
+            vec![app.into(), caller.into(), usable.entry_owner().into()],
         )
         .await?;
     let mut known = rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()?;
@@ -152,11 +189,11 @@ pub async fn resolve(
     Ok(ids)
 }
 
-/// Checks that plain ids name categories of `app` the caller may use.
+/// Checks that plain ids name categories of `app` the write may use (see [`Usable`]).
 pub async fn check_ids(
     tx: &mut dyn Transaction,
     app: &str,
-    caller: i64,
+    usable: Usable,
     ids: &[i64],
     member: &str,
 ) -> Result<(), Error> {
@@ -164,8 +201,13 @@ pub async fn check_ids(
         let rows = tx
             .query(
                 "SELECT id FROM addressbook_categories \
-                 WHERE id = $1 AND app = $2 AND (owner IS NULL OR owner = $3)",
-                vec![(*id).into(), app.into(), caller.into()],
+                 WHERE id = $1 AND app = $2 AND (owner IS NULL OR owner = $3 OR owner = $4)",
+                vec![
+                    (*id).into(),
+                    app.into(),
+                    usable.caller.into(),
+                    usable.entry_owner().into(),
+                ],
             )
             .await?;
         if rows.is_empty() {

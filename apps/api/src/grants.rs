@@ -1,9 +1,9 @@
-//! Sharing rights of the calendar and InfoLog, in one table keyed by application.
+//! Sharing rights of every application, in one table keyed by application.
 //!
 //! Like eGroupWare's `egw_acl` (`acl_appname`, `acl_account`, `acl_location`, `acl_rights`),
 //! `app_grants` (created by the calendar's migration) holds what an owner granted a grantee
 //! on their data of one application: READ 1, ADD 2, EDIT 4, DELETE 8, PRIVATE 16. The
-//! addressbook predates it and keeps its own `addressbook_grants`.
+//! addressbook's grants moved here from a table of their own in migration 10.
 
 use crate::ctx::Ctx;
 use crate::error::Error;
@@ -113,8 +113,19 @@ pub async fn set(store: &Store, app: &str, owner: i64, members: &Struct) -> Resu
         }
         changes.push((grantee_id, granted));
     }
+    replace(store, app, owner, &changes).await
+}
+
+/// Replaces `owner`'s grant on `app` to each `(grantee, rights)`; rights 0 revokes. All or
+/// nothing, in one transaction. The grantees must be accounts other than `owner`.
+pub async fn replace(
+    store: &Store,
+    app: &str,
+    owner: i64,
+    changes: &[(i64, i64)],
+) -> Result<(), Error> {
     let mut transaction = store.begin().await?;
-    for (grantee, granted) in changes {
+    for &(grantee, granted) in changes {
         transaction
             .execute(
                 "DELETE FROM app_grants WHERE app = $1 AND owner = $2 AND grantee = $3",

@@ -8,7 +8,7 @@
 
 use chrono::{NaiveDate, NaiveTime};
 use chrono_tz::Tz;
-use groupware_api::categories;
+use groupware_api::categories::{self, Usable};
 use groupware_api::grants::{self, rights};
 use groupware_api::store::{Backend, ReadRow, Row, SqlValue, Store, Transaction};
 use groupware_api::{Error, zone};
@@ -586,9 +586,11 @@ pub async fn write(
     }
     if let Some(input) = &changes.categories {
         let ids = match input {
-            CategoryInput::Named(pairs) => categories::resolve(tx, APP, caller, pairs, now).await?,
+            CategoryInput::Named(pairs) => {
+                categories::resolve(tx, APP, Usable::own(caller), pairs, now).await?
+            }
             CategoryInput::Ids(ids) => {
-                categories::check_ids(tx, APP, caller, ids, "category").await?;
+                categories::check_ids(tx, APP, Usable::own(caller), ids, "category").await?;
                 ids.clone()
             }
         };

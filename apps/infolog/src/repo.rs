@@ -6,7 +6,7 @@
 //! fields. Column names in generated SQL come only from the allow-lists in `model.rs`.
 
 use groupware_api::Error;
-use groupware_api::categories;
+use groupware_api::categories::{self, Usable};
 use groupware_api::grants::{self, rights};
 use groupware_api::store::{Backend, ReadRow, Row, SqlValue, Store, Transaction};
 
@@ -627,12 +627,12 @@ pub async fn write_in(
         Some(_) if status_only => entry.category.as_ref().map(|(id, _)| *id),
         Some(CategoryInput::Id(None)) => None,
         Some(CategoryInput::Id(Some(id))) => {
-            categories::check_ids(tx, APP, caller, &[*id], "cat").await?;
+            categories::check_ids(tx, APP, Usable::own(caller), &[*id], "cat").await?;
             Some(*id)
         }
         Some(CategoryInput::Named(pairs)) => {
             let first: Vec<(String, String)> = pairs.iter().take(1).cloned().collect();
-            categories::resolve(tx, APP, caller, &first, now)
+            categories::resolve(tx, APP, Usable::own(caller), &first, now)
                 .await?
                 .first()
                 .copied()
