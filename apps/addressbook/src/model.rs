@@ -72,16 +72,9 @@ pub use groupware_api::stored::{MAX_FIELD_BYTES, MAX_KEY_BYTES};
 /// as index keys ([`groupware_api::stored::validate_key`]).
 pub const INDEXED_FIELDS: &[&str] = &["n_family", "n_given", "email", "fn", "org_name"];
 
-/// The ACL bits an owner grants on their addressbook (eGroupWare's `EGW_ACL_*`).
-pub mod rights {
-    pub const READ: i64 = 1;
-    pub const ADD: i64 = 2;
-    pub const EDIT: i64 = 4;
-    pub const DELETE: i64 = 8;
-    pub const PRIVATE: i64 = 16;
-    /// What an owner has on their own contacts.
-    pub const ALL: i64 = READ | ADD | EDIT | DELETE | PRIVATE;
-}
+/// The ACL bits an owner grants on their addressbook (eGroupWare's `EGW_ACL_*`), the same
+/// for every application.
+pub use groupware_api::grants::rights;
 
 /// Returns the canonical name of a stock field, if `name` is one.
 pub fn stock_field(name: &str) -> Option<&'static str> {
