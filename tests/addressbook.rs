@@ -630,6 +630,62 @@ fn sharing_needs_grants(db: &Db) {
     );
     let record = demo.ab("read", &[Value::Int(public)]);
     assert_eq!(record.as_struct().unwrap()["note"], Value::from("by bob"));
+    // A grantee editing a shared contact may name the owner's categories (by id, or by
+    // name, which reuses the owner's category instead of creating one of his own); for
+    // his own contacts only his own and the global ones count.
+    let tagged = demo.create_contact(&[
+        ("n_family", Value::from("Tagged")),
+        ("cat_id", Value::structure([("0", Value::from("DemoOnly"))])),
+    ]);
+    let demo_category = demo.ab("read", &[Value::Int(tagged)]).as_struct().unwrap()["cat_id"]
+        .as_struct()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .to_string();
+    bob.ab(
+        "write",
+        &[Value::structure([
+            ("id", Value::Int(public)),
+            ("cat_id", Value::from(demo_category.clone())),
+        ])],
+    );
+    bob.ab(
+        "write",
+        &[Value::structure([
+            ("id", Value::Int(public)),
+            ("cat_id", Value::structure([("0", Value::from("DemoOnly"))])),
+        ])],
+    );
+    let read = demo.ab("read", &[Value::Int(public)]);
+    let linked: Vec<(String, Value)> = read.as_struct().unwrap()["cat_id"]
+        .as_struct()
+        .unwrap()
+        .iter()
+        .map(|(id, name)| (id.to_string(), name.clone()))
+        .collect();
+    assert_eq!(
+        linked,
+        [(demo_category.clone(), Value::from("DemoOnly"))],
+        "the owner's category, not a new one of bob's"
+    );
+    assert!(
+        bob.ab("categories", &[]).as_struct().unwrap().is_empty(),
+        "bob has no categories of his own"
+    );
+    assert_fault(
+        &bob.ab_result(
+            "write",
+            &[Value::structure([
+                ("n_family", Value::from("Bobs")),
+                ("cat_id", Value::from(demo_category.clone())),
+            ])],
+        ),
+        1004,
+        "another owner's category on bob's own contact",
+    );
+    demo.ab("delete", &[Value::Int(tagged)]);
     let secret = bob.ab("read", &[Value::Int(private)]);
     assert_eq!(int(secret.as_struct().unwrap(), "rights"), 1 | 4 | 16);
     assert_fault(
