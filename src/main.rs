@@ -158,6 +158,12 @@ async fn open_store(database: &DatabaseArgs) -> anyhow::Result<groupware_api::st
     for name in applied {
         tracing::info!(migration = %name, "applied");
     }
+    for warning in groupware::store::maintenance_warnings(&store)
+        .await
+        .context("reading the database's settings")?
+    {
+        tracing::warn!("{warning}");
+    }
     Ok(store)
 }
 

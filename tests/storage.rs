@@ -167,6 +167,7 @@ on_both_backends!(
     text_search_walk_agrees_with_the_text_index,
     walkable_orders_need_no_sort,
     deep_pages_read_the_index_alone,
+    maintenance_warnings_follow_autovacuum,
     contact_detail_counts_follow_every_change,
     indexed_name_fields_fit_every_index,
     index_keys_of_every_app_fit_postgresql,
@@ -1929,4 +1930,21 @@ async fn addressbook_grants_move_to_app_grants(store: Store) {
             .is_err(),
         "the old table is dropped"
     );
+}
+
+/// The startup warning about database maintenance: none on SQLite (the server needs no
+/// statistics there); on PostgreSQL exactly when the server's autovacuum setting is off.
+async fn maintenance_warnings_follow_autovacuum(store: Store) {
+    let warnings = store::maintenance_warnings(&store).await.unwrap();
+    match store.backend() {
+        Backend::Sqlite => assert!(warnings.is_empty(), "{warnings:?}"),
+        Backend::Postgres => {
+            let rows = store.query("SHOW autovacuum", vec![]).await.unwrap();
+            let on = rows[0].text("autovacuum").unwrap() == "on";
+            assert_eq!(warnings.is_empty(), on, "autovacuum on: {on}; {warnings:?}");
+            if !on {
+                assert!(warnings[0].contains("VACUUM ANALYZE"), "{warnings:?}");
+            }
+        }
+    }
 }

@@ -24,6 +24,8 @@ mod sqlite;
 
 use std::path::PathBuf;
 
+use groupware_api::Error;
+
 pub use groupware_api::store::{Backend, Database, ReadRow, Row, SqlValue, Store, Transaction};
 pub use migrate::{MIGRATIONS, Migration, migrate};
 pub use sqlite::set_inline_budget;
@@ -124,6 +126,39 @@ pub fn parse_url(url: &str) -> Result<Target, StoreError> {
 /// Keeps an unknown scheme printable without echoing a long or secret-bearing string.
 fn redact_scheme(scheme: &str) -> String {
     scheme.chars().take(32).collect()
+}
+
+/// What the database's configuration leaves undone that the server's plans rely on, as
+/// sentences for the startup log (empty when nothing is amiss).
+///
+/// PostgreSQL with autovacuum off never gathers statistics or marks pages all-visible
+/// unless an administrator runs `VACUUM ANALYZE`: the planner then guesses row counts
+/// (a first page of contacts may be sorted instead of read in index order) and deep pages
+/// cannot be index-only scans.
+pub async fn maintenance_warnings(store: &Store) -> Result<Vec<String>, Error> {
+    let mut warnings = Vec::new();
+    if store.backend() == Backend::Postgres {
+        let rows = store
+            .query(
+                "SELECT current_setting('autovacuum') AS autovacuum",
+                Vec::new(),
+            )
+            .await?;
+        let setting = rows
+            .first()
+            .map(|row| row.text("autovacuum"))
+            .transpose()?
+            .unwrap_or_default();
+        if setting != "on" {
+            warnings.push(
+                "PostgreSQL's autovacuum is off: run VACUUM ANALYZE regularly (after bulk \
+                 imports at least), or listings are planned without statistics and deep \
+                 pages read the table"
+                    .to_owned(),
+            );
+        }
+    }
+    Ok(warnings)
 }
 
 /// Opens the store a URL names (see the module documentation), checking that one
