@@ -18,7 +18,8 @@ use crate::model::{
     ListQuery, STOCK_FIELDS, escape_like, rights, search_needle, search_text,
 };
 
-/// The application's name in the shared tables (`app_grants`, the categories).
+/// The application's name in the shared tables (`app_grants`, the categories); fixed
+/// statements spell it out as the literal `'addressbook'`.
 pub const APP: &str = "addressbook";
 
 /// A deleted contact, for syncing clients.
