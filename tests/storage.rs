@@ -229,6 +229,40 @@ fn contacts_update_of(store: &Store, name: &str) -> &'static str {
     update[..update.find(';').unwrap()].trim()
 }
 
+/// The plan the backend's planner makes for `sql` (with `$1` = 1), one line per node:
+/// SQLite's `EXPLAIN QUERY PLAN`; PostgreSQL's `EXPLAIN` with the planner settings named
+/// in `disabled` turned off for the statement.
+async fn query_plan(store: &Store, sql: &str, disabled: &[&str]) -> String {
+    let lines: Vec<String> = match store.backend() {
+        Backend::Sqlite => store
+            .query(&format!("EXPLAIN QUERY PLAN {sql}"), vec![1_i64.into()])
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.text("detail").unwrap())
+            .collect(),
+        Backend::Postgres => {
+            let mut transaction = store.begin().await.unwrap();
+            for setting in disabled {
+                transaction
+                    .execute(&format!("SET LOCAL {setting} = off"), vec![])
+                    .await
+                    .unwrap();
+            }
+            let lines = transaction
+                .query(&format!("EXPLAIN {sql}"), vec![1_i64.into()])
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.text("QUERY PLAN").unwrap())
+                .collect();
+            drop(transaction);
+            lines
+        }
+    };
+    lines.join("\n")
+}
+
 async fn count(store: &Store, sql: &str, params: Vec<SqlValue>) -> i64 {
     store.query(sql, params).await.unwrap()[0].int("n").unwrap()
 }
@@ -1370,34 +1404,9 @@ async fn walkable_orders_need_no_sort(store: Store) {
             let order: Vec<(&str, &str)> =
                 columns.iter().map(|column| (*column, direction)).collect();
             let walk = repo::order_walk_sql("$1", &order, 100, &["id", "tid", "search_text"]);
-            let plan: Vec<String> = match store.backend() {
-                Backend::Sqlite => store
-                    .query(&format!("EXPLAIN QUERY PLAN {walk}"), vec![1_i64.into()])
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|row| row.text("detail").unwrap())
-                    .collect(),
-                Backend::Postgres => {
-                    // With sorting priced out, the planner sorts only when no index can
-                    // deliver the order.
-                    let mut transaction = store.begin().await.unwrap();
-                    transaction
-                        .execute("SET LOCAL enable_sort = off", vec![])
-                        .await
-                        .unwrap();
-                    let plan = transaction
-                        .query(&format!("EXPLAIN {walk}"), vec![1_i64.into()])
-                        .await
-                        .unwrap()
-                        .iter()
-                        .map(|row| row.text("QUERY PLAN").unwrap())
-                        .collect();
-                    drop(transaction);
-                    plan
-                }
-            };
-            let plan = plan.join("\n");
+            // With sorting priced out, PostgreSQL's planner sorts only when no index can
+            // deliver the order.
+            let plan = query_plan(&store, &walk, &["enable_sort"]).await;
             assert!(
                 plan.contains("addressbook_contacts_owner"),
                 "{columns:?} {direction}: walks an (owner, …) index:\n{plan}"
@@ -1451,36 +1460,14 @@ async fn deep_pages_read_the_index_alone(store: Store) {
              WHERE c.owner = $1 AND c.tid = 'n' ORDER BY {} LIMIT 50 OFFSET 1000",
             order.join(", ")
         );
-        let plan: Vec<String> = match store.backend() {
-            Backend::Sqlite => store
-                .query(&format!("EXPLAIN QUERY PLAN {page}"), vec![1_i64.into()])
-                .await
-                .unwrap()
-                .iter()
-                .map(|row| row.text("detail").unwrap())
-                .collect(),
-            Backend::Postgres => {
-                // An empty table would be read whole; what is asked here is which index
-                // scan the planner can use when it walks one.
-                let mut transaction = store.begin().await.unwrap();
-                for setting in ["enable_seqscan", "enable_sort", "enable_bitmapscan"] {
-                    transaction
-                        .execute(&format!("SET LOCAL {setting} = off"), vec![])
-                        .await
-                        .unwrap();
-                }
-                let plan = transaction
-                    .query(&format!("EXPLAIN {page}"), vec![1_i64.into()])
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|row| row.text("QUERY PLAN").unwrap())
-                    .collect();
-                drop(transaction);
-                plan
-            }
-        };
-        let plan = plan.join("\n");
+        // An empty table would be read whole; what is asked of PostgreSQL here is which
+        // index scan its planner can use when it walks one.
+        let plan = query_plan(
+            &store,
+            &page,
+            &["enable_seqscan", "enable_sort", "enable_bitmapscan"],
+        )
+        .await;
         let alone = match store.backend() {
             Backend::Sqlite => plan.contains("COVERING INDEX addressbook_contacts_owner"),
             Backend::Postgres => plan.contains("Index Only Scan using addressbook_contacts_owner"),
