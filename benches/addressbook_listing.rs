@@ -363,6 +363,14 @@ async fn main() {
                 ..ListQuery::default()
             },
         ),
+        (
+            "lastmod sync (everything changed)",
+            ListQuery {
+                modified_after: Some(0),
+                limit: Some(50),
+                ..ListQuery::default()
+            },
+        ),
     ];
     println!(
         "\naddressbook listing, {} backend, {} contacts, page size 50, {} runs each",

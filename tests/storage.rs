@@ -165,6 +165,7 @@ on_both_backends!(
     strings_and_blobs_round_trip_exactly,
     contact_fields_json_backfill_matches_the_writer,
     text_search_walk_agrees_with_the_text_index,
+    sync_walk_agrees_with_the_sorted_listing,
     walkable_orders_need_no_sort,
     deep_pages_read_the_index_alone,
     maintenance_warnings_follow_autovacuum,
@@ -1269,6 +1270,89 @@ async fn contact_fields_json_backfill_matches_the_writer(store: Store) {
 /// text index when the walk does not fill the page. Whatever the density and position of
 /// the matches, the order and the page, it must list exactly the slice of the full
 /// listing (which, having no page size, always goes through the text index).
+/// A sync listing (`lastmod`) over more changes than `repo::SORTED_CHANGES_MAX` walks its
+/// order on SQLite instead of sorting every change: every page of such listings, and of
+/// one with few changes, equals the same slice of the whole listing, in several orders.
+async fn sync_walk_agrees_with_the_sorted_listing(store: Store) {
+    use groupware_addressbook::model::{self, ContactChanges, ListQuery};
+    use groupware_addressbook::repo;
+
+    let owner = create_user(&store, "syncer", "correct horse battery", &["addressbook"]).await;
+    let total = usize::try_from(repo::SORTED_CHANGES_MAX).unwrap() + 100;
+    const BASE: i64 = 1_000_000;
+    let mut contacts = Vec::with_capacity(total);
+    for n in 0..total {
+        // Changed at times in another order than the names sort.
+        let changed = BASE + i64::try_from((n * 7919) % total).unwrap();
+        let family = format!("Sync{n:04}");
+        let given = ["Anna", "Ben", "Clara"][n % 3];
+        contacts.push((
+            ContactChanges {
+                fields: vec![
+                    ("n_family", family.clone()),
+                    ("n_given", given.to_owned()),
+                    ("fn", format!("{given} {family}")),
+                    ("org_name", format!("Org{}", (n * 37) % 11)),
+                ],
+                ..ContactChanges::default()
+            },
+            changed,
+        ));
+    }
+    for (changes, changed) in &contacts {
+        repo::write(&store, owner, changes, *changed).await.unwrap();
+    }
+    let total = i64::try_from(total).unwrap();
+    let ids = |contacts: Vec<groupware_addressbook::model::Contact>| -> Vec<i64> {
+        contacts.iter().map(|contact| contact.id).collect()
+    };
+    // Every contact changed; all but 50; only the last 100 (sorted, not walked).
+    for since in [BASE - 1, BASE + 49, BASE + total - 101] {
+        for (order, descending) in [
+            ("n_family", false),
+            ("n_family", true),
+            ("", false),
+            ("fn", false),
+            ("n_given", true),
+            ("org_name", false),
+        ] {
+            let listing = |start: u64, limit: Option<u64>| ListQuery {
+                start,
+                limit,
+                modified_after: Some(since),
+                order: model::parse_order(order, descending).unwrap(),
+                ..ListQuery::default()
+            };
+            let all = ids(repo::list(&store, owner, &listing(0, None), false)
+                .await
+                .unwrap());
+            let expected = usize::try_from(BASE + total - 1 - since).unwrap();
+            assert_eq!(all.len(), expected, "since {since}: every change is listed");
+            for (start, limit) in [
+                (0, 5),
+                (0, 50),
+                (0, 150),
+                (100, 50),
+                (2_040, 50),
+                (0, 3_000),
+            ] {
+                let page = ids(
+                    repo::list(&store, owner, &listing(start, Some(limit)), false)
+                        .await
+                        .unwrap(),
+                );
+                let from = usize::try_from(start).unwrap().min(all.len());
+                let to = (from + usize::try_from(limit).unwrap()).min(all.len());
+                assert_eq!(
+                    page,
+                    all[from..to],
+                    "since {since}, order {order:?} descending {descending}, page {start}+{limit}"
+                );
+            }
+        }
+    }
+}
+
 async fn text_search_walk_agrees_with_the_text_index(store: Store) {
     use groupware_addressbook::model::{self, ContactChanges, ListQuery};
     use groupware_addressbook::repo;

@@ -163,8 +163,9 @@ pub async fn list(
 /// only the caller's own book it also returns, from the same statement, how many other
 /// addressbooks the caller may read (`None` when no row came back to carry the count).
 ///
-/// A text search over one addressbook in an order an index delivers first tries the
-/// [`walk_rows`] first contacts of that order: when the matches are common (a broad
+/// A text search (or a sync over many changes, [`changes_walk_plan`]) over one
+/// addressbook in an order an index delivers first tries the [`walk_rows`] first
+/// contacts of that order: when the matches are common (a broad
 /// query such as a city) the page is among them and costs what those rows cost, where
 /// the text index would have produced, and the database sorted, every match. When the
 /// walk does not fill the page it cannot tell whether more matches lie further on, so the
@@ -177,10 +178,11 @@ async fn list_in_books(
     books: &[(i64, i64)],
 ) -> Result<(Vec<Contact>, Option<i64>), Error> {
     let order = listing_order(query);
-    if let (Some(plan), Some(limit)) = (
-        walk_plan(query, &order, books, store.backend()),
-        query.limit,
-    ) {
+    let plan = match walk_plan(query, &order, books, store.backend()) {
+        Some(plan) => Some(plan),
+        None => changes_walk_plan(store, caller, query, &order, books).await?,
+    };
+    if let (Some(plan), Some(limit)) = (plan, query.limit) {
         let walked =
             list_page(store, caller, query, custom, books, &order, Some(plan.rows)).await?;
         let found = walked.0.len() as u64;
@@ -296,8 +298,9 @@ const COVERED_ORDERS: &[&[&str]] = &[
     &["n_given", "id"],
 ];
 
-/// How a text search over one addressbook walks its order before it turns to the text
-/// index.
+/// How a listing over one addressbook walks its order before it turns to an index of
+/// its condition: a text search before the text index, a sync over many changes
+/// ([`changes_walk_plan`]) before the `last_mod` index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct WalkPlan {
     /// Rows of the first walk.
@@ -353,6 +356,70 @@ fn walk_plan(
     };
     let rows = end.checked_mul(factor).filter(|rows| *rows <= max)?;
     Some(WalkPlan { rows, covered })
+}
+
+/// At most this many contacts changed since a `lastmod` listing's time are sorted for its
+/// page (~1 ms on SQLite); when more changed, the listing walks its order instead
+/// ([`changes_walk_plan`]).
+pub const SORTED_CHANGES_MAX: u64 = 2_000;
+
+/// The walk of a sync listing (`lastmod` set, no text query) over one addressbook on
+/// SQLite, when more than [`SORTED_CHANGES_MAX`] contacts changed since its time.
+///
+/// Without statistics (the server never runs ANALYZE) SQLite always takes such a listing
+/// through the `(owner, last_mod, …)` index and sorts every contact changed since: right
+/// for the usual sync of a few changes, but a sync from long ago over a million contacts
+/// sorted all of them (377 ms). So the changes are counted first, at most
+/// `SORTED_CHANGES_MAX + 1` entries of that index; past it they are common enough that
+/// walking the order and testing `last_mod` fills the page sooner, with the text search's
+/// walk plan (a second walk when the first finds some, then the sorted listing as a last
+/// resort). PostgreSQL's planner makes that choice itself from its statistics.
+async fn changes_walk_plan(
+    store: &Store,
+    owner: i64,
+    query: &ListQuery,
+    order: &[(&'static str, &'static str)],
+    books: &[(i64, i64)],
+) -> Result<Option<WalkPlan>, Error> {
+    let Some(after) = query.modified_after else {
+        return Ok(None);
+    };
+    if store.backend() != Backend::Sqlite
+        || !query.query.is_empty()
+        || books.len() != 1
+        || !index_delivers(order)
+    {
+        return Ok(None);
+    }
+    let Some(end) = query
+        .limit
+        .filter(|limit| *limit > 0)
+        .and_then(|limit| query.start.checked_add(limit))
+    else {
+        return Ok(None);
+    };
+    let Some(rows) = end
+        .checked_mul(WALK_FACTOR)
+        .filter(|rows| *rows <= WALK_MAX_ROWS)
+    else {
+        return Ok(None);
+    };
+    let counted = store
+        .query(
+            &format!(
+                "SELECT count(*) AS n FROM (SELECT 1 FROM addressbook_contacts \
+                 WHERE owner = $1 AND last_mod > $2 LIMIT {}) AS changed",
+                SORTED_CHANGES_MAX + 1
+            ),
+            vec![owner.into(), after.into()],
+        )
+        .await?;
+    let changed = counted.first().map_or(Ok(0), |row| row.int("n"))?;
+    if u64::try_from(changed).unwrap_or(0) <= SORTED_CHANGES_MAX {
+        return Ok(None);
+    }
+    let covered = walk_is_covered(store.backend(), order, &walk_columns(query, order));
+    Ok(Some(WalkPlan { rows, covered }))
 }
 
 /// Whether a walk in `order` reading `columns` reads one of SQLite's V8 indexes alone.
