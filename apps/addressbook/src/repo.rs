@@ -163,7 +163,7 @@ pub async fn list(
 /// only the caller's own book it also returns, from the same statement, how many other
 /// addressbooks the caller may read (`None` when no row came back to carry the count).
 ///
-/// A text search (or a sync over many changes, [`changes_walk_plan`]) over one
+/// A text search (or a sync over many changes, [`sync_plan`]) over one
 /// addressbook in an order an index delivers first tries the [`walk_rows`] first
 /// contacts of that order: when the matches are common (a broad
 /// query such as a city) the page is among them and costs what those rows cost, where
@@ -178,25 +178,55 @@ async fn list_in_books(
     books: &[(i64, i64)],
 ) -> Result<(Vec<Contact>, Option<i64>), Error> {
     let order = listing_order(query);
-    let plan = match walk_plan(query, &order, books, store.backend()) {
-        Some(plan) => Some(plan),
-        None => changes_walk_plan(store, caller, query, &order, books).await?,
+    let (plan, last_way) = match walk_plan(query, &order, books, store.backend()) {
+        Some(plan) => (Some(plan), PageWay::Planned),
+        None => sync_plan(store, caller, query, &order, books).await?,
     };
     if let (Some(plan), Some(limit)) = (plan, query.limit) {
-        let walked =
-            list_page(store, caller, query, custom, books, &order, Some(plan.rows)).await?;
+        let walked = list_page(
+            store,
+            caller,
+            query,
+            custom,
+            books,
+            &order,
+            PageWay::Walk(plan.rows),
+        )
+        .await?;
         let found = walked.0.len() as u64;
         if found == limit || walked_whole_book(store, caller, plan.rows).await? {
             return Ok(walked);
         }
         if let Some(rows) = plan.second_walk(query.start, found, limit) {
-            let walked = list_page(store, caller, query, custom, books, &order, Some(rows)).await?;
+            let walked = list_page(
+                store,
+                caller,
+                query,
+                custom,
+                books,
+                &order,
+                PageWay::Walk(rows),
+            )
+            .await?;
             if walked.0.len() as u64 == limit || walked_whole_book(store, caller, rows).await? {
                 return Ok(walked);
             }
         }
     }
-    list_page(store, caller, query, custom, books, &order, None).await
+    list_page(store, caller, query, custom, books, &order, last_way).await
+}
+
+/// How [`list_page`] picks the rows of its page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PageWay {
+    /// As the database plans the listing's conditions (their indexes, the text index).
+    Planned,
+    /// Among the first so many contacts of the order's index, tested there.
+    Walk(u64),
+    /// Among the few contacts changed since a sync's time, sorted (SQLite; see
+    /// [`sync_plan`]): the order is written so that no index serves it, so the planner
+    /// cannot choose to walk the whole order testing `last_mod` instead.
+    SortedChanges,
 }
 
 /// Whether `owner`'s addressbook holds at most `rows` contacts, so that a walk of that
@@ -300,7 +330,7 @@ const COVERED_ORDERS: &[&[&str]] = &[
 
 /// How a listing over one addressbook walks its order before it turns to an index of
 /// its condition: a text search before the text index, a sync over many changes
-/// ([`changes_walk_plan`]) before the `last_mod` index.
+/// ([`sync_plan`]) before the `last_mod` index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct WalkPlan {
     /// Rows of the first walk.
@@ -360,50 +390,42 @@ fn walk_plan(
 
 /// At most this many contacts changed since a `lastmod` listing's time are sorted for its
 /// page (~1 ms on SQLite); when more changed, the listing walks its order instead
-/// ([`changes_walk_plan`]).
+/// ([`sync_plan`]).
 pub const SORTED_CHANGES_MAX: u64 = 2_000;
 
-/// The walk of a sync listing (`lastmod` set, no text query) over one addressbook on
-/// SQLite, when more than [`SORTED_CHANGES_MAX`] contacts changed since its time.
+/// The plan of a sync listing (`lastmod` set, no text query) over one addressbook on
+/// SQLite: a walk of the order when more than [`SORTED_CHANGES_MAX`] contacts changed
+/// since its time, otherwise the changes sorted; and how the last statement picks its
+/// rows should the walks not fill the page.
 ///
-/// Without statistics (the server never runs ANALYZE) SQLite always takes such a listing
-/// through the `(owner, last_mod, …)` index and sorts every contact changed since: right
-/// for the usual sync of a few changes, but a sync from long ago over a million contacts
-/// sorted all of them (377 ms). So the changes are counted first, at most
-/// `SORTED_CHANGES_MAX + 1` entries of that index; past it they are common enough that
-/// walking the order and testing `last_mod` fills the page sooner, with the text search's
-/// walk plan (a second walk when the first finds some, then the sorted listing as a last
-/// resort). PostgreSQL's planner makes that choice itself from its statistics.
-async fn changes_walk_plan(
+/// SQLite has no statistics (the server never runs ANALYZE), so it always took such a
+/// listing through the `(owner, last_mod, …)` index and sorted every contact changed
+/// since: right for the usual sync of a few changes, but a sync from long ago over a
+/// million contacts sorted all of them (368 ms). Given statistics (an administrator's
+/// ANALYZE) it did the opposite and walked the whole name order for a few changes
+/// (42 ms). So the changes are counted first, at most `SORTED_CHANGES_MAX + 1` entries of
+/// that index: past it they are common enough that walking the order and testing
+/// `last_mod` fills the page sooner (with the text search's walk plan); within it they
+/// are sorted, with the order written so that no index can serve it. PostgreSQL's
+/// planner makes that choice itself from its statistics.
+async fn sync_plan(
     store: &Store,
     owner: i64,
     query: &ListQuery,
     order: &[(&'static str, &'static str)],
     books: &[(i64, i64)],
-) -> Result<Option<WalkPlan>, Error> {
+) -> Result<(Option<WalkPlan>, PageWay), Error> {
+    let not_planned = (None, PageWay::Planned);
     let Some(after) = query.modified_after else {
-        return Ok(None);
+        return Ok(not_planned);
     };
     if store.backend() != Backend::Sqlite
         || !query.query.is_empty()
         || books.len() != 1
         || !index_delivers(order)
     {
-        return Ok(None);
+        return Ok(not_planned);
     }
-    let Some(end) = query
-        .limit
-        .filter(|limit| *limit > 0)
-        .and_then(|limit| query.start.checked_add(limit))
-    else {
-        return Ok(None);
-    };
-    let Some(rows) = end
-        .checked_mul(WALK_FACTOR)
-        .filter(|rows| *rows <= WALK_MAX_ROWS)
-    else {
-        return Ok(None);
-    };
     let counted = store
         .query(
             &format!(
@@ -416,10 +438,19 @@ async fn changes_walk_plan(
         .await?;
     let changed = counted.first().map_or(Ok(0), |row| row.int("n"))?;
     if u64::try_from(changed).unwrap_or(0) <= SORTED_CHANGES_MAX {
-        return Ok(None);
+        return Ok((None, PageWay::SortedChanges));
     }
-    let covered = walk_is_covered(store.backend(), order, &walk_columns(query, order));
-    Ok(Some(WalkPlan { rows, covered }))
+    let rows = query
+        .limit
+        .filter(|limit| *limit > 0)
+        .and_then(|limit| query.start.checked_add(limit))
+        .and_then(|end| end.checked_mul(WALK_FACTOR))
+        .filter(|rows| *rows <= WALK_MAX_ROWS);
+    let plan = rows.map(|rows| WalkPlan {
+        rows,
+        covered: walk_is_covered(store.backend(), order, &walk_columns(query, order)),
+    });
+    Ok((plan, PageWay::Planned))
 }
 
 /// Whether a walk in `order` reading `columns` reads one of SQLite's V8 indexes alone.
@@ -499,12 +530,12 @@ fn plain_first_page(
     query: &ListQuery,
     books: &[(i64, i64)],
     order: &[(&'static str, &'static str)],
-    walk: Option<u64>,
+    way: PageWay,
 ) -> Option<u64> {
     // No condition but the addressbook: with a filter, the planner weighs walking the
     // index against collecting the matches and sorting them, and wide rows made it walk
     // (a `lastmod` sync over 200,000 contacts: 11.7 ms instead of 2).
-    let eligible = walk.is_none()
+    let eligible = way == PageWay::Planned
         && query.query.is_empty()
         && query.filter.is_empty()
         && query.modified_after.is_none()
@@ -542,8 +573,12 @@ async fn list_page(
     custom: bool,
     books: &[(i64, i64)],
     order: &[(&'static str, &'static str)],
-    walk: Option<u64>,
+    way: PageWay,
 ) -> Result<(Vec<Contact>, Option<i64>), Error> {
+    let walk = match way {
+        PageWay::Walk(rows) => Some(rows),
+        PageWay::Planned | PageWay::SortedChanges => None,
+    };
     let mut binder = Binder::default();
     let mut conditions = Vec::new();
     let me = binder.bind(caller);
@@ -678,7 +713,7 @@ async fn list_page(
     // them as parameters.
     // A plain first page writes its limit in its own text (and binds no page bounds:
     // PostgreSQL refuses a parameter its statement does not use).
-    let plain = plain_first_page(query, books, order, walk);
+    let plain = plain_first_page(query, books, order, way);
     let (limit, offset) = match store.backend() {
         Backend::Postgres if plain.is_none() => (binder.bind(limit), binder.bind(offset)),
         _ => (limit.to_string(), offset.to_string()),
@@ -743,7 +778,12 @@ async fn list_page(
         format!(
             "SELECT c.id AS page_id{key_columns} FROM addressbook_contacts c \
              WHERE {conditions} ORDER BY {order} LIMIT {limit} OFFSET {offset}",
-            order = order_by("c"),
+            order = if way == PageWay::SortedChanges {
+                // `+` keeps any index from serving the order (SQLite).
+                order_by("+c")
+            } else {
+                order_by("c")
+            },
         )
     };
     let own_only = books.len() == 1;
