@@ -182,38 +182,21 @@ async fn list_in_books(
         Some(plan) => (Some(plan), PageWay::Planned),
         None => sync_plan(store, caller, query, &order, books).await?,
     };
+    let page = |way: PageWay| list_page(store, caller, query, custom, books, &order, way);
     if let (Some(plan), Some(limit)) = (plan, query.limit) {
-        let walked = list_page(
-            store,
-            caller,
-            query,
-            custom,
-            books,
-            &order,
-            PageWay::Walk(plan.rows),
-        )
-        .await?;
+        let walked = page(PageWay::Walk(plan.rows)).await?;
         let found = walked.0.len() as u64;
         if found == limit || walked_whole_book(store, caller, plan.rows).await? {
             return Ok(walked);
         }
         if let Some(rows) = plan.second_walk(query.start, found, limit) {
-            let walked = list_page(
-                store,
-                caller,
-                query,
-                custom,
-                books,
-                &order,
-                PageWay::Walk(rows),
-            )
-            .await?;
+            let walked = page(PageWay::Walk(rows)).await?;
             if walked.0.len() as u64 == limit || walked_whole_book(store, caller, rows).await? {
                 return Ok(walked);
             }
         }
     }
-    list_page(store, caller, query, custom, books, &order, last_way).await
+    page(last_way).await
 }
 
 /// How [`list_page`] picks the rows of its page.
