@@ -158,11 +158,14 @@ async fn open_store(database: &DatabaseArgs) -> anyhow::Result<groupware_api::st
     for name in applied {
         tracing::info!(migration = %name, "applied");
     }
-    for warning in groupware::store::maintenance_warnings(&store)
-        .await
-        .context("reading the database's settings")?
-    {
-        tracing::warn!("{warning}");
+    // A diagnostic: when the settings cannot be read, say so and serve anyway.
+    match groupware::store::maintenance_warnings(&store).await {
+        Ok(warnings) => {
+            for warning in warnings {
+                tracing::warn!("{warning}");
+            }
+        }
+        Err(error) => tracing::warn!(%error, "could not read the database's maintenance settings"),
     }
     Ok(store)
 }
