@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use groupware::accounts::{self, NewAccount};
 use groupware_addressbook::model::{self, ListQuery};
-use groupware_addressbook::repo;
+use groupware_addressbook::{name_order, repo};
 use groupware_api::store::{ReadRow, SqlValue, Store};
 
 struct Options {
@@ -169,32 +169,49 @@ async fn load(store: &Store, owner: i64, count: usize) {
         "last_mod",
     ];
     let started = Instant::now();
+    // SQLite keys its text index by each contact's place in the name order, which the
+    // application keeps on every write (`name_order`); a bulk load numbers its contacts
+    // as migration V12 numbers existing ones.
+    let order_keys = (store.backend() == groupware_api::store::Backend::Sqlite).then(|| {
+        let mut ranked: Vec<usize> = (0..count).collect();
+        ranked.sort_by_cached_key(|n| {
+            let (given, family, email) = names(*n);
+            (family, given, email, *n)
+        });
+        let mut keys = vec![0_i64; count];
+        for (rank, n) in ranked.into_iter().enumerate() {
+            keys[n] = name_order::spread(owner, rank as u64, count as u64).expect("order key");
+        }
+        keys
+    });
+    let columns: Vec<&str> = COLUMNS
+        .iter()
+        .copied()
+        .chain(order_keys.as_ref().map(|_| "order_key"))
+        .collect();
     let mut done = 0;
     while done < count {
         let rows = BATCH.min(count - done);
         let mut sql = format!(
             "INSERT INTO addressbook_contacts ({}) VALUES ",
-            COLUMNS.join(", ")
+            columns.join(", ")
         );
-        let mut params: Vec<SqlValue> = Vec::with_capacity(rows * COLUMNS.len());
+        let mut params: Vec<SqlValue> = Vec::with_capacity(rows * columns.len());
         for row in 0..rows {
             let n = done + row;
             if row > 0 {
                 sql.push_str(", ");
             }
             sql.push('(');
-            for column in 0..COLUMNS.len() {
+            for column in 0..columns.len() {
                 if column > 0 {
                     sql.push_str(", ");
                 }
                 sql.push_str(&format!("${}", params.len() + column + 1));
             }
             sql.push(')');
-            let given = GIVEN[n % GIVEN.len()];
-            let family = FAMILY[(n / GIVEN.len()) % FAMILY.len()];
-            let family = format!("{family}{}", n % 1000);
+            let (given, family, email) = names(n);
             let full = format!("{given} {family}");
-            let email = format!("{}.{}{n}@example.org", given.to_lowercase(), n % 97);
             let phone = format!("+49 30 {n:07}");
             let note = if n % 10 == 0 { "met at the fair" } else { "" };
             let (org, city) = (ORGS[n % ORGS.len()], CITIES[n % CITIES.len()]);
@@ -243,6 +260,9 @@ async fn load(store: &Store, owner: i64, count: usize) {
                 SqlValue::from(1_700_000_000_i64 + n as i64),
                 SqlValue::from(1_700_000_000_i64 + n as i64),
             ]);
+            if let Some(keys) = &order_keys {
+                params.push(SqlValue::from(keys[n]));
+            }
         }
         let mut transaction = store.begin().await.expect("begin");
         transaction
@@ -267,6 +287,86 @@ async fn load(store: &Store, owner: i64, count: usize) {
             .expect("VACUUM ANALYZE");
     }
     eprintln!("loaded {count} contacts in {:.1?}", started.elapsed());
+}
+
+/// Times adding contacts to the loaded addressbook (each at another place in the name
+/// order, and then many at one place, where SQLite's `order_key` runs out of free numbers
+/// and spreads neighbours) and renaming them, then removes them again so that kept data
+/// stays as loaded.
+async fn time_writes(store: &Store, owner: i64, runs: usize) {
+    let contact = |family: String, id: Option<i64>| model::ContactChanges {
+        id,
+        fields: vec![
+            ("n_family", family),
+            ("n_given", "Writer".to_owned()),
+            ("email", "writer@example.org".to_owned()),
+            ("note", "bench write".to_owned()),
+        ],
+        ..model::ContactChanges::default()
+    };
+    let mut added = Vec::new();
+    let report = |name: &str, mut times: Vec<Duration>| {
+        times.sort();
+        println!(
+            "{name:<36} {:>10.2?} {:>10.2?} {:>10.2?} {:>6}",
+            percentile(&times, 0.5),
+            percentile(&times, 0.95),
+            times[times.len() - 1],
+            times.len()
+        );
+    };
+    let mut cases: Vec<(&str, Vec<String>)> = vec![
+        (
+            "add a contact (spread names)",
+            (0..runs)
+                .map(|n| format!("{}{}", FAMILY[n % FAMILY.len()], n * 37 % 1000))
+                .collect(),
+        ),
+        (
+            "add a contact (all at one place)",
+            (0..runs.max(100)).map(|_| "Schmidt5".to_owned()).collect(),
+        ),
+    ];
+    for (name, families) in cases.drain(..) {
+        let mut times = Vec::with_capacity(families.len());
+        for family in families {
+            let started = Instant::now();
+            let id = repo::write(store, owner, &contact(family, None), 1_800_000_000)
+                .await
+                .expect("add");
+            times.push(started.elapsed());
+            added.push(id);
+        }
+        report(name, times);
+    }
+    let mut times = Vec::with_capacity(runs);
+    for (n, id) in added.iter().take(runs).enumerate() {
+        let family = format!("{}{}", FAMILY[(n + 3) % FAMILY.len()], n * 91 % 1000);
+        let started = Instant::now();
+        repo::write(store, owner, &contact(family, Some(*id)), 1_800_000_000)
+            .await
+            .expect("rename");
+        times.push(started.elapsed());
+    }
+    report("rename a contact", times);
+    for id in added {
+        store
+            .execute(
+                "DELETE FROM addressbook_contacts WHERE id = $1",
+                vec![SqlValue::from(id)],
+            )
+            .await
+            .expect("remove a written contact");
+    }
+}
+
+/// The given name, family name and email of the `n`-th generated contact.
+fn names(n: usize) -> (&'static str, String, String) {
+    let given = GIVEN[n % GIVEN.len()];
+    let family = FAMILY[(n / GIVEN.len()) % FAMILY.len()];
+    let family = format!("{family}{}", n % 1000);
+    let email = format!("{}.{}{n}@example.org", given.to_lowercase(), n % 97);
+    (given, family, email)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -335,6 +435,15 @@ async fn main() {
             "query 'schmidt' (frequent)",
             page(0, "schmidt", "", "n_family"),
         ),
+        ("query 'schmidt', default order", page(0, "schmidt", "", "")),
+        (
+            "query 'schmidt' by org_name",
+            page(0, "schmidt", "", "org_name"),
+        ),
+        (
+            "query 'schmidt' at row 10,000",
+            page(10_000, "schmidt", "", "n_family"),
+        ),
         (
             "query 'jonas.5' (rare-ish)",
             page(0, "jonas.5", "", "n_family"),
@@ -397,6 +506,7 @@ async fn main() {
             times[times.len() - 1]
         );
     }
+    time_writes(&store, owner, options.runs).await;
     drop(store);
     if let Some((base, schema)) = schema {
         let admin = groupware::store::open(&base)

@@ -165,6 +165,7 @@ on_both_backends!(
     strings_and_blobs_round_trip_exactly,
     contact_fields_json_backfill_matches_the_writer,
     text_search_walk_agrees_with_the_text_index,
+    text_search_in_name_order_agrees_with_a_scan,
     sync_walk_agrees_with_the_sorted_listing,
     walkable_orders_need_no_sort,
     deep_pages_read_the_index_alone,
@@ -1476,6 +1477,333 @@ async fn text_search_walk_agrees_with_the_text_index(store: Store) {
             .unwrap(),
     );
     assert_eq!(counted.len(), 21, "the oracle itself finds every match");
+}
+
+/// On SQLite a text search over one addressbook in an order starting with the family name
+/// reads the text index in name order (its `order_key`, kept by every write). Pages of it
+/// must be the pages of a plain scan, through ties of every name column, ids in another
+/// order than names, contacts added many at one place (which makes writes spread their
+/// neighbours' keys), renamed and deleted; and the keys must stay in name order within
+/// the owner's band. On PostgreSQL the same listings check its own text search.
+async fn text_search_in_name_order_agrees_with_a_scan(store: Store) {
+    use groupware_addressbook::model::{self, ContactChanges, ListQuery};
+    use groupware_addressbook::{name_order, repo};
+
+    let owner = create_user(&store, "orderly", "correct horse battery", &["addressbook"]).await;
+    let other = create_user(
+        &store,
+        "neighbour",
+        "correct horse battery",
+        &["addressbook"],
+    )
+    .await;
+    const FAMILY: [&str; 4] = ["Berg", "Ames", "Cole", "Berg-Ames"];
+    const GIVEN: [&str; 3] = ["Bo", "Al", ""];
+    const EMAIL: [&str; 3] = ["b@x.org", "", "a@x.org"];
+    let contact = |family: &str, given: &str, email: &str, note: String| ContactChanges {
+        fields: vec![
+            ("n_family", family.to_owned()),
+            ("n_given", given.to_owned()),
+            ("email", email.to_owned()),
+            ("org_name", format!("Org of {family}")),
+            ("note", note),
+        ],
+        ..ContactChanges::default()
+    };
+    let mut ids = Vec::new();
+    // Names in a scrambled order, so that ids and names disagree.
+    for n in 0..180_usize {
+        let pick = (n * 7919) % 180;
+        let note = format!(
+            "common{}{}",
+            if pick % 5 == 0 { " fifth" } else { "" },
+            if pick % 17 == 3 { " rare" } else { "" }
+        );
+        let changes = contact(
+            FAMILY[pick % 4],
+            GIVEN[(pick / 4) % 3],
+            EMAIL[(pick / 12) % 3],
+            note,
+        );
+        ids.push(repo::write(&store, owner, &changes, now()).await.unwrap());
+        repo::write(&store, other, &changes, now()).await.unwrap();
+    }
+    // Seventy named alike, added one after another at one place (each goes after the
+    // last, before "Berg-Ames"): the free keys there run out and neighbours are spread.
+    for n in 0..70 {
+        let note = format!("common crowd{}", if n % 9 == 0 { " fifth" } else { "" });
+        let changes = contact("Berg", "Bo", "b@x.org", note);
+        ids.push(repo::write(&store, owner, &changes, now()).await.unwrap());
+    }
+    // Renamed (moving in the order, some into the crowd) and deleted.
+    for (index, id) in ids.iter().enumerate().filter(|(index, _)| index % 11 == 4) {
+        let family = if index % 2 == 0 { "Berg" } else { "Zeta" };
+        let changes = ContactChanges {
+            id: Some(*id),
+            fields: vec![
+                ("n_family", family.to_owned()),
+                ("n_given", "Bo".to_owned()),
+            ],
+            ..ContactChanges::default()
+        };
+        repo::write(&store, owner, &changes, now()).await.unwrap();
+    }
+    for id in ids.iter().skip(3).step_by(13) {
+        repo::delete(&store, owner, *id, now()).await.unwrap();
+    }
+
+    if store.backend() == Backend::Sqlite {
+        let by_key = store
+            .query(
+                "SELECT id, order_key FROM addressbook_contacts WHERE owner = $1 \
+                 ORDER BY order_key",
+                vec![owner.into()],
+            )
+            .await
+            .unwrap();
+        let by_name = store
+            .query(
+                "SELECT id FROM addressbook_contacts WHERE owner = $1 \
+                 ORDER BY n_family, n_given, email, id",
+                vec![owner.into()],
+            )
+            .await
+            .unwrap();
+        let key_ids: Vec<i64> = by_key.iter().map(|row| row.int("id").unwrap()).collect();
+        let name_ids: Vec<i64> = by_name.iter().map(|row| row.int("id").unwrap()).collect();
+        assert_eq!(key_ids, name_ids, "order_key follows the name order");
+        let (low, high) = name_order::band(owner).unwrap();
+        for row in &by_key {
+            let key = row.int("order_key").unwrap();
+            assert!(low < key && key < high, "key {key} in the owner's band");
+        }
+        let indexed = count(
+            &store,
+            "SELECT count(*) AS n FROM addressbook_contacts_search \
+             WHERE addressbook_contacts_search MATCH '\"common\"'",
+            vec![],
+        )
+        .await;
+        let stored = count(
+            &store,
+            "SELECT count(*) AS n FROM addressbook_contacts",
+            vec![],
+        )
+        .await;
+        assert_eq!(indexed, stored, "every contact is in the text index once");
+    }
+
+    let orders = [
+        ("", false),
+        ("", true),
+        ("n_family", false),
+        ("n_family", true),
+        ("n_family,email", false),
+        ("n_family,n_given,email,org_name", false),
+        ("n_family,n_given,email,org_name", true),
+        ("org_name", false),
+    ];
+    let pages = [
+        (0, 1),
+        (0, 5),
+        (3, 7),
+        (10, 10),
+        (40, 25),
+        (0, 400),
+        (57, 3),
+        (300, 5),
+    ];
+    for query in [
+        "common", "fifth", "rare", "crowd", "berg", "rg-am", "missing", "b@x",
+    ] {
+        for (order, descending) in orders {
+            let parsed = model::parse_order(order, descending).unwrap();
+            let direction = |descending: bool| if descending { "DESC" } else { "ASC" };
+            let mut terms: Vec<String> = parsed
+                .iter()
+                .map(|(column, descending)| format!("{column} {}", direction(*descending)))
+                .collect();
+            let last = direction(parsed.last().unwrap().1);
+            if order.starts_with("n_family") && !order.contains("n_given") {
+                terms.push(format!("n_given {last}"));
+            }
+            terms.push(format!("id {last}"));
+            let scan: Vec<i64> = store
+                .query(
+                    &format!(
+                        "SELECT id FROM addressbook_contacts WHERE owner = $1 AND tid = 'n' \
+                         AND search_text LIKE $2 ORDER BY {}",
+                        terms.join(", ")
+                    ),
+                    vec![owner.into(), format!("%{query}%").into()],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.int("id").unwrap())
+                .collect();
+            if query == "common" {
+                assert!(scan.len() > 200, "the scan sees the contacts");
+            }
+            for (start, limit) in pages {
+                let listing = ListQuery {
+                    start,
+                    limit: Some(limit),
+                    query: query.into(),
+                    order: parsed.clone(),
+                    ..ListQuery::default()
+                };
+                let page: Vec<i64> = repo::list(&store, owner, &listing, false)
+                    .await
+                    .unwrap()
+                    .iter()
+                    .map(|contact| contact.id)
+                    .collect();
+                let from = (start as usize).min(scan.len());
+                let to = (from + limit as usize).min(scan.len());
+                assert_eq!(
+                    page,
+                    scan[from..to],
+                    "query {query:?}, order {order:?} descending {descending}, \
+                     start {start}, limit {limit}"
+                );
+            }
+        }
+    }
+}
+
+/// Migration 12 (SQLite) numbers the contacts that exist when it runs in name order and
+/// builds the text index anew keyed by those numbers: a database at version 11 with
+/// contacts of two owners (their ids in another order than their names) comes out with
+/// every contact searchable, the keys in name order within each owner's band as
+/// `name_order::spread` places them, and later writes keeping them so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_migration_12_numbers_existing_contacts() {
+    use groupware_addressbook::model::{self, ContactChanges, ListQuery};
+    use groupware_addressbook::{name_order, repo};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("gw.db").display());
+    let store = store::open(&url).await.unwrap();
+    store
+        .execute(
+            "CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
+             applied_at BIGINT NOT NULL)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    for migration in store::MIGRATIONS.iter().filter(|m| m.version <= 11) {
+        for statement in migration.statements(Backend::Sqlite) {
+            store.execute(statement, vec![]).await.unwrap();
+        }
+        store
+            .execute(
+                "INSERT INTO schema_migrations (version, name, applied_at) VALUES ($1, $2, 0)",
+                vec![migration.version.into(), migration.name.into()],
+            )
+            .await
+            .unwrap();
+    }
+    let first = create_user(&store, "before", "correct horse battery", &["addressbook"]).await;
+    let second = create_user(&store, "beside", "correct horse battery", &["addressbook"]).await;
+    const PER_OWNER: i64 = 40;
+    for n in 0..PER_OWNER * 2 {
+        let owner = if n % 2 == 0 { first } else { second };
+        let family = format!("Old{:02}", (n * 17) % 23);
+        store
+            .execute(
+                "INSERT INTO addressbook_contacts (owner, n_family, n_given, email, \
+                 search_text, created, last_mod) VALUES ($1, $2, $3, '', $4, 0, 0)",
+                vec![
+                    owner.into(),
+                    family.as_str().into(),
+                    ["Al", "Bo"][(n % 4 / 2) as usize].into(),
+                    format!("{} kept{}", family.to_lowercase(), n % 3).into(),
+                ],
+            )
+            .await
+            .unwrap();
+    }
+    // As the writer of those versions would have: the stock fields listings read.
+    store
+        .execute(
+            contacts_update_of(&store, "V5__addressbook_fields_json"),
+            vec![],
+        )
+        .await
+        .unwrap();
+    let applied = store::migrate(&store).await.unwrap();
+    assert_eq!(applied, ["V12__addressbook_search_in_name_order"]);
+
+    let keys_in_name_order = |owner: i64| {
+        let store = store.clone();
+        async move {
+            store
+                .query(
+                    "SELECT order_key FROM addressbook_contacts WHERE owner = $1 \
+                     ORDER BY n_family, n_given, email, id",
+                    vec![owner.into()],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|row| row.int("order_key").unwrap())
+                .collect::<Vec<i64>>()
+        }
+    };
+    for owner in [first, second] {
+        let expected: Vec<i64> = (0..PER_OWNER as u64)
+            .map(|rank| name_order::spread(owner, rank, PER_OWNER as u64).unwrap())
+            .collect();
+        assert_eq!(keys_in_name_order(owner).await, expected);
+    }
+    // A contact written after the migration takes its place among the migrated ones.
+    let changes = ContactChanges {
+        fields: vec![
+            ("n_family", "Old05".to_owned()),
+            ("note", "kept1 new".to_owned()),
+        ],
+        ..ContactChanges::default()
+    };
+    let added = repo::write(&store, first, &changes, 1).await.unwrap();
+    let keys = keys_in_name_order(first).await;
+    assert!(keys.windows(2).all(|pair| pair[0] < pair[1]), "{keys:?}");
+    for (query, order) in [
+        ("kept1", ""),
+        ("kept1", "n_family"),
+        ("old0", ""),
+        ("new", ""),
+    ] {
+        let listing = ListQuery {
+            limit: Some(7),
+            query: query.into(),
+            order: model::parse_order(order, false).unwrap(),
+            ..ListQuery::default()
+        };
+        let page: Vec<i64> = repo::list(&store, first, &listing, false)
+            .await
+            .unwrap()
+            .iter()
+            .map(|contact| contact.id)
+            .collect();
+        let scan: Vec<i64> = store
+            .query(
+                "SELECT id FROM addressbook_contacts WHERE owner = $1 AND search_text LIKE $2 \
+                 ORDER BY n_family, n_given, email, id LIMIT 7",
+                vec![first.into(), format!("%{query}%").into()],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.int("id").unwrap())
+            .collect();
+        assert!(!scan.is_empty(), "{query}");
+        assert_eq!(page, scan, "query {query:?} order {order:?}");
+        if query == "new" {
+            assert_eq!(page, [added]);
+        }
+    }
 }
 
 /// The orders a text search may walk are delivered by an index as they are, on both

@@ -71,6 +71,7 @@ pub static MIGRATIONS: &[Migration] = &[
     migration!(9, "V9__addressbook_given_name_order"),
     migration!(10, "V10__addressbook_grants_to_app_grants"),
     migration!(11, "V11__addressbook_order_indexes_carry_tid"),
+    migration!(12, "V12__addressbook_search_in_name_order"),
 ];
 
 const CREATE_HISTORY: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (\

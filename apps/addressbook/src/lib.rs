@@ -10,11 +10,13 @@
 //! - [`methods`]: the method table and the thin adapters between wire values and the model;
 //! - [`model`]: contacts, listing requests, filters and validation, free of any protocol;
 //! - [`repo`]: every SQL statement of the app, run through the request's store.
-//! - [`fields_json`]: the one column listings read the stock fields from.
+//! - [`fields_json`]: the one column listings read the stock fields from;
+//! - [`name_order`]: SQLite's `order_key`, which keys the text index by the name order.
 
 pub mod fields_json;
 pub mod methods;
 pub mod model;
+pub mod name_order;
 pub mod repo;
 
 pub use methods::methods;

@@ -17,6 +17,7 @@ use crate::model::{
     Access, AccountEntry, CategoryInput, Contact, ContactChanges, FilterTerm, IncludeUsers,
     ListQuery, STOCK_FIELDS, escape_like, rights, search_needle, search_text,
 };
+use crate::name_order::{self, NameKey, Stored};
 
 /// The application's name in the shared tables (`app_grants`, the categories); fixed
 /// statements spell it out as the literal `'addressbook'`.
@@ -163,9 +164,11 @@ pub async fn list(
 /// only the caller's own book it also returns, from the same statement, how many other
 /// addressbooks the caller may read (`None` when no row came back to carry the count).
 ///
-/// A text search (or a sync over many changes, [`sync_plan`]) over one
-/// addressbook in an order an index delivers first tries the [`walk_rows`] first
-/// contacts of that order: when the matches are common (a broad
+/// On SQLite a text search over one addressbook in an order starting with the family name
+/// reads the text index in name order ([`name_order_search`]), which costs what the
+/// matches up to the page's end cost. Any other text search (or a sync over many changes,
+/// [`sync_plan`]) over one addressbook in an order an index delivers first tries the
+/// [`WalkPlan`] rows of that order: when the matches are common (a broad
 /// query such as a city) the page is among them and costs what those rows cost, where
 /// the text index would have produced, and the database sorted, every match. When the
 /// walk does not fill the page it cannot tell whether more matches lie further on, so the
@@ -178,6 +181,18 @@ async fn list_in_books(
     books: &[(i64, i64)],
 ) -> Result<(Vec<Contact>, Option<i64>), Error> {
     let order = listing_order(query);
+    if name_order_search(query, &order, books, store.backend()).is_some() {
+        return list_page(
+            store,
+            caller,
+            query,
+            custom,
+            books,
+            &order,
+            PageWay::NameOrderSearch,
+        )
+        .await;
+    }
     let (plan, last_way) = match walk_plan(query, &order, books, store.backend()) {
         Some(plan) => (Some(plan), PageWay::Planned),
         None => sync_plan(store, caller, query, &order, books).await?,
@@ -210,6 +225,51 @@ enum PageWay {
     /// [`sync_plan`]): the order is written so that no index serves it, so the planner
     /// cannot choose to walk the whole order testing `last_mod` instead.
     SortedChanges,
+    /// A text search read from SQLite's text index in the name order it is keyed by
+    /// ([`name_order_search`]).
+    NameOrderSearch,
+}
+
+/// The order SQLite's text index yields its matches in (migration V12, [`name_order`]).
+const NAME_ORDER: [&str; 4] = ["n_family", "n_given", "email", "id"];
+
+/// How a text search reads SQLite's text index in [`NAME_ORDER`]: how many leading columns
+/// of the listing's order agree with it (all four: the index's order is the page's; fewer:
+/// the page's contacts are among the matches up to the end of the group of contacts that
+/// share those columns with the page's last match, which are then sorted), and whether
+/// the index is read backwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct NameOrderSearch {
+    shared: usize,
+    descending: bool,
+}
+
+/// Whether a text search is read from SQLite's text index in name order: a search of
+/// three characters or more (the index's trigrams) over one addressbook whose order starts
+/// with the family name. It costs what the matches up to the page's end cost, wherever
+/// they lie in the order, so it replaces the walks and the whole match set in that order.
+fn name_order_search(
+    query: &ListQuery,
+    order: &[(&'static str, &'static str)],
+    books: &[(i64, i64)],
+    backend: Backend,
+) -> Option<NameOrderSearch> {
+    if backend != Backend::Sqlite
+        || books.len() != 1
+        || search_needle(&query.query).chars().count() < 3
+    {
+        return None;
+    }
+    let direction = order.first()?.1;
+    let shared = order
+        .iter()
+        .zip(NAME_ORDER)
+        .take_while(|((column, way), name)| column == name && *way == direction)
+        .count();
+    (shared > 0).then_some(NameOrderSearch {
+        shared,
+        descending: direction == "DESC",
+    })
 }
 
 /// Whether `owner`'s addressbook holds at most `rows` contacts, so that a walk of that
@@ -560,7 +620,12 @@ async fn list_page(
 ) -> Result<(Vec<Contact>, Option<i64>), Error> {
     let walk = match way {
         PageWay::Walk(rows) => Some(rows),
-        PageWay::Planned | PageWay::SortedChanges => None,
+        PageWay::Planned | PageWay::SortedChanges | PageWay::NameOrderSearch => None,
+    };
+    let name_order = if way == PageWay::NameOrderSearch {
+        name_order_search(query, order, books, store.backend())
+    } else {
+        None
     };
     let mut binder = Binder::default();
     let mut conditions = Vec::new();
@@ -577,6 +642,7 @@ async fn list_page(
     // through the text index); both are far from fast, and the text index is the one
     // whose cost follows the matches.
     let text_index_first = walk.is_none()
+        && name_order.is_none()
         && store.backend() == Backend::Sqlite
         && search_needle(&query.query).chars().count() >= 3;
     let owner_column = if text_index_first {
@@ -618,10 +684,14 @@ async fn list_page(
         Backend::Postgres => "ILIKE",
     };
     let text_search = !query.query.is_empty();
+    let mut name_order_phrase = None;
     if text_search {
         let needle = search_needle(&query.query);
         let pattern = binder.bind(format!("%{}%", escape_like(&needle)));
         let exact = format!("c.search_text LIKE {pattern} ESCAPE '\\'");
+        if name_order.is_some() {
+            name_order_phrase = Some(binder.bind(fts_phrase(&needle)));
+        }
         // On SQLite the candidates come from the FTS5 trigram index as a phrase query
         // (three characters or more), which reads the index alone: a LIKE on the FTS5 table
         // also reads each candidate's text from the contacts table, once more per match.
@@ -630,7 +700,7 @@ async fn list_page(
         if text_index_first {
             let phrase = binder.bind(fts_phrase(&needle));
             conditions.push(format!(
-                "c.id IN (SELECT rowid FROM addressbook_contacts_search \
+                "c.order_key IN (SELECT rowid FROM addressbook_contacts_search \
                  WHERE addressbook_contacts_search MATCH {phrase})"
             ));
         }
@@ -728,6 +798,20 @@ async fn list_page(
     let page = if plain.is_some() {
         // Not used: the plain page is its own statement.
         String::new()
+    } else if let (Some(search), Some(phrase)) = (name_order, &name_order_phrase) {
+        name_order_page(
+            search,
+            &NameOrderPage {
+                owner: caller,
+                me: &me,
+                phrase,
+                conditions: &conditions,
+                key_columns: &key_columns,
+                order: &order_by("c"),
+                limit: query.limit,
+                start: query.start,
+            },
+        )?
     } else if let Some(rows) = walk {
         // The walked rows are a subquery with LIMIT, which neither backend flattens or
         // pushes the conditions into, so they are tested on those rows alone (with a
@@ -860,6 +944,126 @@ async fn list_page(
     }
     let contacts = ranked.into_iter().map(|(_, contact)| contact).collect();
     Ok((contacts, shared))
+}
+
+/// What [`name_order_page`] builds its statement from.
+struct NameOrderPage<'a> {
+    /// The addressbook's owner (the caller: a single addressbook).
+    owner: i64,
+    /// The owner's placeholder.
+    me: &'a str,
+    /// The placeholder of the search as an FTS5 phrase.
+    phrase: &'a str,
+    /// The listing's conditions on `c`, the search's exact test among them.
+    conditions: &'a str,
+    /// `, c.column AS sort_n` for the page's sort keys.
+    key_columns: &'a str,
+    /// The listing's `ORDER BY` terms on `c`.
+    order: &'a str,
+    limit: Option<u64>,
+    start: u64,
+}
+
+/// The narrow page of a text search read from SQLite's text index in name order
+/// ([`NameOrderSearch`]). The index is keyed by `order_key`, so it yields the owner's
+/// matches (its band of keys) in name order, and stops at the page's end:
+///
+/// - when the listing's order is the index's, the page is the matches at its offset;
+/// - otherwise the page's contacts lie among the matches up to the end of the group
+///   (contacts equal in the shared leading columns) of the page's last match in the
+///   index's order: that match is found first (`boundary`), then the key of the first
+///   contact past its group (`bound`, through the name-order index), and the matches
+///   before it are sorted in the listing's order.
+fn name_order_page(search: NameOrderSearch, page: &NameOrderPage<'_>) -> Result<String, Error> {
+    let (low, high) = name_order::band(page.owner)?;
+    let NameOrderPage {
+        me,
+        phrase,
+        conditions,
+        key_columns,
+        order,
+        ..
+    } = *page;
+    let (direction, past) = if search.descending {
+        ("DESC", "<")
+    } else {
+        ("ASC", ">")
+    };
+    let matches = |range: &str| {
+        format!(
+            "FROM addressbook_contacts_search s CROSS JOIN addressbook_contacts c \
+             ON c.order_key = s.rowid \
+             WHERE s.addressbook_contacts_search MATCH {phrase} AND {range} AND {conditions}"
+        )
+    };
+    let band = format!("s.rowid > {low} AND s.rowid < {high}");
+    let limit = page
+        .limit
+        .map_or(i64::MAX, |limit| i64::try_from(limit).unwrap_or(i64::MAX));
+    let offset = i64::try_from(page.start).unwrap_or(i64::MAX);
+    if search.shared == NAME_ORDER.len() {
+        return Ok(format!(
+            "SELECT c.id AS page_id{key_columns} {matches} \
+             ORDER BY s.rowid {direction} LIMIT {limit} OFFSET {offset}",
+            matches = matches(&band),
+        ));
+    }
+    let end = page.limit.and_then(|limit| page.start.checked_add(limit));
+    let Some(last) = end.and_then(|end| end.checked_sub(1)) else {
+        // No end (or an empty page): every match is a candidate.
+        return Ok(format!(
+            "SELECT c.id AS page_id{key_columns} {matches} \
+             ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+            matches = matches(&band),
+        ));
+    };
+    let group = &NAME_ORDER[..search.shared];
+    let boundary_columns: Vec<String> = group
+        .iter()
+        .enumerate()
+        .map(|(index, column)| format!("c.{column} AS g{index}"))
+        .collect();
+    let group_columns = |alias: &str| -> String {
+        group
+            .iter()
+            .map(|column| format!("{alias}.{column}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let boundary_values: Vec<String> = (0..group.len())
+        .map(|index| format!("b.g{index}"))
+        .collect();
+    let name_order_terms: Vec<String> = NAME_ORDER
+        .iter()
+        .map(|column| format!("g.{column} {direction}"))
+        .collect();
+    let (edge, range) = if search.descending {
+        (
+            low,
+            format!("s.rowid > (SELECT k FROM bound) AND s.rowid < {high}"),
+        )
+    } else {
+        (
+            high,
+            format!("s.rowid > {low} AND s.rowid < (SELECT k FROM bound)"),
+        )
+    };
+    Ok(format!(
+        "WITH boundary AS (SELECT {boundary_columns} {boundary_matches} \
+         ORDER BY s.rowid {direction} LIMIT 1 OFFSET {last}), \
+         bound AS (SELECT coalesce((SELECT g.order_key FROM boundary b \
+         CROSS JOIN addressbook_contacts g WHERE g.owner = {me} \
+         AND ({group_g}) {past} ({boundary_values}) ORDER BY {name_order_terms} LIMIT 1), \
+         {edge}) AS k) \
+         SELECT c.id AS page_id{key_columns} {candidates} \
+         ORDER BY {order} LIMIT {limit} OFFSET {offset}",
+        boundary_columns = boundary_columns.join(", "),
+        boundary_matches = matches(&band),
+        group_g = group_columns("g"),
+        boundary_values = boundary_values.join(", "),
+        name_order_terms = name_order_terms.join(", "),
+        candidates = matches(&range),
+    ))
 }
 
 /// `text` as an FTS5 phrase: quoted, inner quotes doubled, so every character of it is
@@ -1055,12 +1259,19 @@ pub async fn write(
             let held = grants::held(tx, APP, caller, owner).await?;
             let private = changes.access.is_some_and(Access::is_private);
             require(held, rights::ADD, private)?;
-            let id = insert_contact(tx, owner, changes, now).await?;
+            let order_key = match store.backend() {
+                Backend::Sqlite => Some(new_contact_order_key(tx, owner, changes).await?),
+                Backend::Postgres => None,
+            };
+            let id = insert_contact(tx, owner, changes, order_key, now).await?;
             (id, owner)
         }
         Some(id) => {
             let (owner, _) = existing_for(tx, caller, id, rights::EDIT).await?;
             update_contact(tx, id, changes, now).await?;
+            if store.backend() == Backend::Sqlite {
+                replace_in_name_order(tx, id).await?;
+            }
             (id, owner)
         }
     };
@@ -1141,10 +1352,63 @@ fn bday_text(bday: Option<NaiveDate>) -> String {
     bday.map_or_else(String::new, |date| date.format("%Y-%m-%d").to_string())
 }
 
+/// The `order_key` (SQLite) of a contact `changes` will add to `owner`'s addressbook.
+async fn new_contact_order_key(
+    tx: &mut dyn Transaction,
+    owner: i64,
+    changes: &ContactChanges,
+) -> Result<i64, Error> {
+    let field = |name: &str| {
+        changes
+            .fields
+            .iter()
+            .find(|(field, _)| *field == name)
+            .map_or_else(String::new, |(_, value)| value.clone())
+    };
+    let key = NameKey {
+        family: field("n_family"),
+        given: field("n_given"),
+        email: field("email"),
+    };
+    name_order::place(tx, owner, &key, None).await
+}
+
+/// Moves an updated contact's `order_key` (SQLite) to its place in the name order, if its
+/// names moved it.
+async fn replace_in_name_order(tx: &mut dyn Transaction, id: i64) -> Result<(), Error> {
+    let rows = tx
+        .query(
+            "SELECT owner, n_family, n_given, email, order_key FROM addressbook_contacts \
+             WHERE id = $1",
+            vec![id.into()],
+        )
+        .await?;
+    let row = first_row(rows, "SELECT contact")?;
+    let stored = Stored {
+        id,
+        order_key: row.int("order_key")?,
+    };
+    let key = NameKey {
+        family: row.text("n_family")?,
+        given: row.text("n_given")?,
+        email: row.text("email")?,
+    };
+    let order_key = name_order::place(tx, row.int("owner")?, &key, Some(stored)).await?;
+    if order_key != stored.order_key {
+        tx.execute(
+            "UPDATE addressbook_contacts SET order_key = $1 WHERE id = $2",
+            vec![order_key.into(), id.into()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
 async fn insert_contact(
     tx: &mut dyn Transaction,
     owner: i64,
     changes: &ContactChanges,
+    order_key: Option<i64>,
     now: i64,
 ) -> Result<i64, Error> {
     let mut binder = Binder::default();
@@ -1156,6 +1420,10 @@ async fn insert_contact(
         binder.bind(changes.access.is_some_and(Access::is_private)),
         binder.bind(bday_text(changes.bday.flatten())),
     ];
+    if let Some(order_key) = order_key {
+        columns.push("order_key");
+        values.push(binder.bind(order_key));
+    }
     for (field, value) in &changes.fields {
         columns.push(field);
         values.push(binder.bind(value.as_str()));
