@@ -323,8 +323,14 @@ async fn time_writes(store: &Store, owner: i64, runs: usize) {
                 .collect(),
         ),
         (
-            "add a contact (all at one place)",
-            (0..runs.max(100)).map(|_| "Schmidt5".to_owned()).collect(),
+            "add a contact (500 named alike)",
+            (0..500).map(|_| "Schmidt5".to_owned()).collect(),
+        ),
+        (
+            "add a contact (each before the last)",
+            (0..200)
+                .map(|n| format!("Schmidt4z{:03}", 999 - n))
+                .collect(),
         ),
     ];
     for (name, families) in cases.drain(..) {

@@ -1528,10 +1528,17 @@ async fn text_search_in_name_order_agrees_with_a_scan(store: Store) {
         ids.push(repo::write(&store, owner, &changes, now()).await.unwrap());
         repo::write(&store, other, &changes, now()).await.unwrap();
     }
-    // Seventy named alike, added one after another at one place (each goes after the
-    // last, before "Berg-Ames"): the free keys there run out and neighbours are spread.
+    // Seventy at one place, each before the last one added (their emails descend, after
+    // every "Berg Bo" so far): the space there is halved each time, runs out, and
+    // neighbours are spread out. Then forty named exactly alike, each after the last.
     for n in 0..70 {
         let note = format!("common crowd{}", if n % 9 == 0 { " fifth" } else { "" });
+        let email = format!("c{:02}@x.org", 99 - n);
+        let changes = contact("Berg", "Bo", &email, note);
+        ids.push(repo::write(&store, owner, &changes, now()).await.unwrap());
+    }
+    for n in 0..40 {
+        let note = format!("common crowd run{}", if n % 7 == 0 { " fifth" } else { "" });
         let changes = contact("Berg", "Bo", "b@x.org", note);
         ids.push(repo::write(&store, owner, &changes, now()).await.unwrap());
     }
