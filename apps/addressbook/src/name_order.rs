@@ -6,8 +6,11 @@
 //!
 //! Each write keeps the invariant inside its transaction (SQLite has one writer at a time):
 //! a new or renamed contact takes a free number between its neighbours; where there is
-//! none, a window of neighbours around its place is spread out first, widened until it
-//! leaves [`MIN_GAP`] between numbers. PostgreSQL has no such column.
+//! none, the smallest aligned range of numbers around its place that is sparse enough is
+//! spread out first (the order-maintenance scheme of Bender et al., "Two simplified
+//! algorithms for maintaining order in a list", 2002: larger ranges must be sparser, so
+//! the renumbering stays proportional to how crowded the place is, a few dozen rows per
+//! write amortized). PostgreSQL has no such column.
 
 use groupware_api::Error;
 use groupware_api::store::{ReadRow, SqlValue, Transaction};
@@ -24,12 +27,9 @@ const MAX_OWNER: i64 = (1 << (63 - BAND_BITS)) - 1;
 /// each time would use up 40 bits in 40 contacts.
 const END_STEP: i64 = 1 << 20;
 
-/// The least space between numbers a spread-out window leaves, so that about ten more
-/// contacts fit at the same place before the next spreading.
+/// The least space between numbers the smallest spread-out range leaves, so that about
+/// ten more contacts fit at the same place before the next spreading.
 const MIN_GAP: i64 = 1 << 10;
-
-/// Neighbours on each side of a spread-out window, tried in turn (`None`: the whole band).
-const WINDOWS: [Option<u64>; 5] = [Some(16), Some(256), Some(4_096), Some(65_536), None];
 
 /// The band of `owner`'s numbers, both bounds excluded.
 pub fn band(owner: i64) -> Result<(i64, i64), Error> {
@@ -99,7 +99,7 @@ pub async fn place(
     if let Some(free) = free_between(previous, next, low, high, run) {
         return Ok(free);
     }
-    spread_window(tx, owner, key, stored, (low, high)).await
+    spread_range(tx, owner, stored, previous, (low, high)).await
 }
 
 /// A free number between the neighbours' (`None`: the band's end on that side); with
@@ -195,35 +195,50 @@ async fn neighbours(
         .collect()
 }
 
-/// Spreads out the numbers of a window of neighbours around the place of `(key, stored)`
-/// and returns the number left for the contact there. The window grows through
-/// [`WINDOWS`] until its numbers can be [`MIN_GAP`] apart (the whole band: at least one
-/// apart).
+/// Spreads out the numbers of the smallest aligned range around the place of a contact
+/// (just after `previous`, or first in the band) that is sparse enough
+/// ([`ranges_around`]), leaving a number for the contact there, and returns it. The
+/// stored contact (a rename) is not one of the range's: if its old number lies in the
+/// range it is moved out of the way first (negative numbers are no band's).
 ///
-/// The unique index on `order_key` is checked row by row, so the window is renumbered in
-/// an order in which no row takes a number another still holds: first the rows that move
-/// down, nearest the window's start first, then those that move up, nearest its end
-/// first (a row moving down lands above every row before it, which all lie below their
-/// own new numbers or have moved; symmetrically upwards). A stored contact whose old
-/// number lies inside the window is moved out of the way first (negative numbers are no
-/// band's). One row per statement, by id: an `UPDATE … FROM` over the window made SQLite
-/// scan the whole table (~300 ms over a million contacts).
-async fn spread_window(
+/// The rows are renumbered one statement each, by id (an `UPDATE … FROM` over the range
+/// made SQLite scan the whole table, ~300 ms over a million contacts), in an order in
+/// which none takes a number another still holds ([`Spread::moves`]); the unique index on
+/// `order_key` is checked row by row.
+async fn spread_range(
     tx: &mut dyn Transaction,
     owner: i64,
-    key: &NameKey,
     stored: Option<Stored>,
-    (low, high): (i64, i64),
+    previous: Option<i64>,
+    band: (i64, i64),
 ) -> Result<i64, Error> {
     let id = stored.map_or(i64::MAX, |stored| stored.id);
-    for window in WINDOWS {
-        let before = neighbours(tx, owner, key, id, Side::Before, window).await?;
-        let after = neighbours(tx, owner, key, id, Side::After, window).await?;
-        let Some(layout) = Layout::of(&before, &after, window, (low, high)) else {
+    let anchor = previous.unwrap_or(band.0);
+    for range in ranges_around(anchor, band) {
+        let held = count_in(tx, range, id).await?;
+        if held > range.most {
+            continue;
+        }
+        let rows = tx
+            .query(
+                "SELECT id, order_key FROM addressbook_contacts \
+                 WHERE order_key >= $1 AND order_key < $2 AND id <> $3 ORDER BY order_key",
+                vec![range.start.into(), range.end.into(), id.into()],
+            )
+            .await?;
+        let rows: Vec<(i64, i64)> = rows
+            .iter()
+            .map(|row| Ok((row.int("id")?, row.int("order_key")?)))
+            .collect::<Result<_, Error>>()?;
+        let position = previous.map_or(0, |previous| {
+            rows.partition_point(|(_, order_key)| *order_key <= previous)
+        });
+        let Some(spread) = Spread::of(&rows, range, position) else {
+            // Rows written since the count (none in one transaction) or a count cut short.
             continue;
         };
         if let Some(stored) =
-            stored.filter(|stored| layout.from < stored.order_key && stored.order_key < layout.to)
+            stored.filter(|stored| range.start <= stored.order_key && stored.order_key < range.end)
         {
             tx.execute(
                 "UPDATE addressbook_contacts SET order_key = -id WHERE id = $1",
@@ -231,82 +246,133 @@ async fn spread_window(
             )
             .await?;
         }
-        for (neighbour, number) in layout.moves(&before, &after) {
+        for (neighbour, number) in spread.moves(&rows, position) {
             tx.execute(
                 "UPDATE addressbook_contacts SET order_key = $1 WHERE id = $2",
                 vec![SqlValue::Int(number), SqlValue::Int(neighbour)],
             )
             .await?;
         }
-        return Ok(layout.from + layout.step * layout.place);
+        return Ok(spread.slot(position));
     }
     Err(Error::Internal(format!(
         "no room left in the contact order of account {owner}"
     )))
 }
 
-/// The numbers of a spread-out window: `from` and `to` (excluded) bound it, the contacts
-/// in it get `from + step * position` (positions from 1), the placed contact `place`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Layout {
-    from: i64,
-    to: i64,
-    step: i64,
-    place: i64,
-    /// Neighbours in the window before and after the placed contact.
-    left: usize,
-    right: usize,
+/// How many contacts other than `id` hold numbers in `range`, counted from the
+/// `order_key` index up to one more than the range may hold.
+async fn count_in(tx: &mut dyn Transaction, range: Range, id: i64) -> Result<u64, Error> {
+    let limit = range.most.saturating_add(1).min(i64::MAX as u64);
+    let rows = tx
+        .query(
+            &format!(
+                "SELECT count(*) AS n FROM (SELECT 1 FROM addressbook_contacts \
+                 WHERE order_key >= $1 AND order_key < $2 AND id <> $3 LIMIT {limit}) AS held"
+            ),
+            vec![range.start.into(), range.end.into(), id.into()],
+        )
+        .await?;
+    let n = rows.first().map_or(Ok(0), |row| row.int("n"))?;
+    Ok(u64::try_from(n).unwrap_or(0))
 }
 
-impl Layout {
-    /// The window's renumbering as `(id, new number)` in a safe order (see
-    /// [`spread_window`]); rows that keep their number are left out.
-    fn moves(&self, before: &[(i64, i64)], after: &[(i64, i64)]) -> Vec<(i64, i64)> {
-        let window = before[..self.left].iter().rev().chain(&after[..self.right]);
-        let renumbered: Vec<(i64, i64, i64)> = window
+/// The smallest range [`ranges_around`] tries: 2^14 numbers, sixteen [`MIN_GAP`]s.
+const FIRST_LEVEL: u32 = 14;
+
+/// How much more room a range must leave per contact than the next smaller one (the
+/// order-maintenance density threshold): after a range is spread out, each half of it
+/// takes about a fifth more contacts before it is too dense itself, which bounds the
+/// renumbering a run of writes at one place costs to a few dozen rows per write
+/// (amortized; the unit tests simulate it).
+const DENSER_BY: f64 = 1.25;
+
+/// Numbers `start..end` (end excluded) of a band, and how many contacts may hold numbers
+/// there (besides the one being placed) for it to be spread out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Range {
+    start: i64,
+    end: i64,
+    most: u64,
+}
+
+/// The ranges tried in turn for a contact placed just after `anchor`: aligned blocks of
+/// 2^14, 2^15, … numbers of the band holding `anchor` (a block of 2^k numbers starts at a
+/// multiple of 2^k from the band's start), up to the whole band. A block of level k
+/// qualifies when spreading it leaves [`MIN_GAP`] × [`DENSER_BY`]^(k − 14) between
+/// numbers; a last try takes the whole band at any room (one number apart).
+fn ranges_around(anchor: i64, (low, high): (i64, i64)) -> impl Iterator<Item = Range> {
+    let offset = (anchor - low).max(0);
+    let blocks = (FIRST_LEVEL..=BAND_BITS).map(move |level| {
+        let size = 1_i64 << level;
+        let start = low + (offset >> level << level);
+        let gap = MIN_GAP as f64 * DENSER_BY.powi((level - FIRST_LEVEL) as i32);
+        let slots = (size as f64 / gap) as u64;
+        Range {
+            start,
+            end: (start + size).min(high),
+            // `slots` numbers a gap apart leave room for that many minus the new one
+            // (and the range's own start, which is not a slot).
+            most: slots.saturating_sub(2),
+        }
+    });
+    let whole = Range {
+        start: low,
+        end: high,
+        most: u64::try_from(high - low).unwrap_or(0).saturating_sub(3),
+    };
+    blocks.chain(std::iter::once(whole))
+}
+
+/// A range's numbers spread out: `count` slots, `step` apart, from `start + step`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Spread {
+    start: i64,
+    step: i64,
+    count: usize,
+}
+
+impl Spread {
+    /// The spread of `rows` (the range's contacts in order) plus one new contact at
+    /// `position` among them, over `range`; `None` if the rows do not fit.
+    fn of(rows: &[(i64, i64)], range: Range, position: usize) -> Option<Spread> {
+        let count = rows.len().checked_add(1)?;
+        if position > rows.len() {
+            return None;
+        }
+        let step = range
+            .end
+            .checked_sub(range.start)?
+            .checked_div(i64::try_from(count).ok()?.checked_add(1)?)?;
+        (step >= 1).then_some(Spread {
+            start: range.start,
+            step,
+            count,
+        })
+    }
+
+    /// The number of slot `index` (from 0).
+    fn slot(&self, index: usize) -> i64 {
+        self.start + self.step * (index as i64 + 1)
+    }
+
+    /// The renumbering of `rows` as `(id, new number)` in a safe order, the new contact
+    /// taking the slot at `position`: first the rows that move down, lowest first, then
+    /// those that move up, highest first (a row moving down lands above every row before
+    /// it, which all lie below their own new numbers or have moved; symmetrically
+    /// upwards). Rows that keep their number are left out.
+    fn moves(&self, rows: &[(i64, i64)], position: usize) -> Vec<(i64, i64)> {
+        let renumbered: Vec<(i64, i64, i64)> = rows
+            .iter()
             .enumerate()
             .map(|(index, (id, old))| {
-                let slot = i64::try_from(index)
-                    .unwrap_or(i64::MAX)
-                    .saturating_add(if index < self.left { 1 } else { 2 });
-                (*id, *old, self.from + self.step * slot)
+                let slot = if index < position { index } else { index + 1 };
+                (*id, *old, self.slot(slot))
             })
             .collect();
         let down = renumbered.iter().filter(|(_, old, new)| new < old);
         let up = renumbered.iter().rev().filter(|(_, old, new)| new > old);
         down.chain(up).map(|(id, _, new)| (*id, *new)).collect()
-    }
-
-    /// The layout over `before` and `after` (nearest first, at most `window + 1` each; the
-    /// one past the window, if any, bounds it), or `None` when it leaves too little space.
-    fn of(
-        before: &[(i64, i64)],
-        after: &[(i64, i64)],
-        window: Option<u64>,
-        (low, high): (i64, i64),
-    ) -> Option<Layout> {
-        let inside = |side: &[(i64, i64)]| match window {
-            Some(window) if side.len() as u64 > window => {
-                (usize::try_from(window).ok()?, Some(side.last()?.1)).into()
-            }
-            _ => Some((side.len(), None)),
-        };
-        let (left, left_bound) = inside(before)?;
-        let (right, right_bound) = inside(after)?;
-        let from = left_bound.unwrap_or(low);
-        let to = right_bound.unwrap_or(high);
-        let slots = i64::try_from(left + right + 2).ok()?;
-        let step = to.checked_sub(from)? / slots;
-        let whole = left_bound.is_none() && right_bound.is_none();
-        let enough = if whole { 1 } else { MIN_GAP };
-        (step >= enough).then_some(Layout {
-            from,
-            to,
-            step,
-            place: i64::try_from(left).ok()? + 1,
-            left,
-            right,
-        })
     }
 }
 
@@ -359,14 +425,27 @@ mod tests {
     }
 
     #[test]
-    fn a_window_is_renumbered_without_taking_a_number_still_held() {
-        // Numbers crowded at both sides of the place, spread over 0..1,000,000.
-        let before = [(3, 503), (2, 502), (1, 501), (9, 0)];
-        let after = [(4, 504), (5, 505), (6, 999_000), (7, 1_000_000)];
-        let layout = Layout::of(&before, &after, Some(3), (-1, 2_000_000)).unwrap();
-        let moves = layout.moves(&before, &after);
-        let mut held: std::collections::HashMap<i64, i64> =
-            before[..3].iter().chain(&after[..3]).copied().collect();
+    fn a_range_is_renumbered_without_taking_a_number_still_held() {
+        // Contacts crowded around the place, spread over 0..1,000,000 with a new one
+        // after the third.
+        let rows = [
+            (9, 1),
+            (1, 501),
+            (2, 502),
+            (3, 503),
+            (4, 504),
+            (5, 505),
+            (6, 999_000),
+        ];
+        let range = Range {
+            start: 0,
+            end: 1_000_000,
+            most: 100,
+        };
+        let spread = Spread::of(&rows, range, 4).unwrap();
+        assert_eq!(spread.step, 1_000_000 / 9);
+        let moves = spread.moves(&rows, 4);
+        let mut held: std::collections::HashMap<i64, i64> = rows.iter().copied().collect();
         for (id, number) in &moves {
             assert!(
                 !held.iter().any(|(other, at)| other != id && at == number),
@@ -377,45 +456,184 @@ mod tests {
         let mut final_order: Vec<(i64, i64)> = held.into_iter().collect();
         final_order.sort_by_key(|(_, number)| *number);
         let ids: Vec<i64> = final_order.iter().map(|(id, _)| *id).collect();
-        assert_eq!(ids, [1, 2, 3, 4, 5, 6], "the order is kept");
-        let place = layout.from + layout.step * layout.place;
-        assert!(final_order[2].1 < place && place < final_order[3].1);
+        assert_eq!(ids, [9, 1, 2, 3, 4, 5, 6], "the order is kept");
+        let place = spread.slot(4);
+        assert!(final_order[3].1 < place && place < final_order[4].1);
+        assert!(
+            final_order
+                .iter()
+                .all(|(_, n)| range.start < *n && *n < range.end)
+        );
 
-        // Renumbered in window order, contact 2 would take 16 while contact 4 holds it.
-        let before = [(2, 12), (1, 11)];
-        let after = [(3, 13), (4, 16), (5, 30)];
-        let layout = Layout::of(&before, &after, None, (0, 60)).unwrap();
-        assert_eq!(layout.step, 8);
-        let moves = layout.moves(&before, &after);
-        assert_eq!(moves, [(1, 8), (5, 48), (4, 40), (3, 32), (2, 16)]);
+        // Renumbered in list order, contact 2 would take 16 while contact 4 holds it.
+        let rows = [(1, 11), (2, 12), (3, 13), (4, 16), (5, 30)];
+        let range = Range {
+            start: 0,
+            end: 56,
+            most: 10,
+        };
+        let spread = Spread::of(&rows, range, 2).unwrap();
+        assert_eq!(spread.step, 8);
+        assert_eq!(
+            spread.moves(&rows, 2),
+            [(1, 8), (5, 48), (4, 40), (3, 32), (2, 16)]
+        );
+        assert_eq!(spread.slot(2), 24);
+        // A range too small for its rows is refused.
+        let tiny = Range {
+            start: 0,
+            end: 6,
+            most: 10,
+        };
+        assert_eq!(Spread::of(&rows, tiny, 0), None);
+        assert_eq!(
+            Spread::of(&rows, range, 6),
+            None,
+            "a position past the rows"
+        );
     }
 
     #[test]
-    fn a_window_spreads_only_when_it_leaves_enough_room() {
-        // Three tightly numbered neighbours on each side within a window of 2: the bounds
-        // are the third ones, far away.
-        let before = [(1, 1_000_000), (2, 999_999), (3, 0)];
-        let after = [(4, 1_000_001), (5, 1_000_002), (6, 3_000_000)];
-        let layout = Layout::of(&before, &after, Some(2), (-1, 4_000_000)).unwrap();
-        assert_eq!(layout.from, 0);
-        assert_eq!(layout.to, 3_000_000);
-        assert_eq!(layout.step, 3_000_000 / 6);
-        assert_eq!(layout.place, 3);
-        // Too tight for MIN_GAP unless it is the whole band.
-        let tight = [(1, 100), (2, 99), (3, 98)];
-        let tight_after = [(4, 101), (5, 102), (6, 103)];
+    fn ranges_grow_around_the_place_and_must_be_sparser_as_they_grow() {
+        let (low, high) = band(3).unwrap();
+        let anchor = low + 5_000_000_123;
+        let ranges: Vec<Range> = ranges_around(anchor, (low, high)).collect();
+        assert_eq!(ranges.len(), (BAND_BITS - FIRST_LEVEL + 2) as usize);
+        for pair in ranges.windows(2) {
+            let (inner, outer) = (pair[0], pair[1]);
+            assert!(
+                outer.start <= inner.start && inner.end <= outer.end,
+                "{pair:?}"
+            );
+        }
+        for (level, range) in (FIRST_LEVEL..=BAND_BITS).zip(&ranges) {
+            assert!(range.start <= anchor && anchor < range.end);
+            assert_eq!(range.end - range.start, 1 << level);
+            assert_eq!((range.start - low) % (1 << level), 0, "aligned");
+            // Spread out with as many contacts as it may hold, it leaves at least the
+            // level's gap, which grows by DENSER_BY a level.
+            let step = (range.end - range.start) / (range.most as i64 + 2);
+            let gap = MIN_GAP as f64 * DENSER_BY.powi((level - FIRST_LEVEL) as i32);
+            assert!(step as f64 >= gap.floor(), "level {level}: {step} < {gap}");
+        }
         assert_eq!(
-            Layout::of(&tight, &tight_after, Some(2), (0, 1 << 40)),
-            None
+            ranges[0].most, 14,
+            "16 gaps of MIN_GAP, less the new one and the start"
         );
-        let whole = Layout::of(&tight[..2], &tight_after[..2], Some(2), (95, 110)).unwrap();
-        assert_eq!(
-            (whole.from, whole.to, whole.step, whole.place),
-            (95, 110, 2, 3)
+        let whole = ranges.last().unwrap();
+        assert_eq!((whole.start, whole.end), (low, high));
+        // The band's first place (no contact before) starts at the band's start.
+        let first = ranges_around(low, (low, high)).next().unwrap();
+        assert_eq!((first.start, first.end), (low, low + (1 << FIRST_LEVEL)));
+    }
+
+    /// One owner's numbers in memory, written as [`place`] writes them (the same free
+    /// number, ranges and spreads), counting the rows each write renumbers.
+    struct Simulated {
+        band: (i64, i64),
+        keys: std::collections::BTreeMap<i64, i64>,
+        by_id: std::collections::HashMap<i64, i64>,
+        renumbered: Vec<usize>,
+    }
+
+    impl Simulated {
+        fn with(count: u64) -> Simulated {
+            let owner = 1;
+            let keys: std::collections::BTreeMap<i64, i64> = (0..count)
+                .map(|rank| (spread(owner, rank, count).unwrap(), rank as i64))
+                .collect();
+            Simulated {
+                band: band(owner).unwrap(),
+                by_id: keys.iter().map(|(key, id)| (*id, *key)).collect(),
+                keys,
+                renumbered: Vec::new(),
+            }
+        }
+
+        /// Adds a contact right after contact `after`; returns the new one's id.
+        fn add_after(&mut self, after: i64) -> i64 {
+            let (low, high) = self.band;
+            let previous = self.by_id[&after];
+            let next = self.keys.range(previous + 1..).next().map(|(key, _)| *key);
+            let id = self.by_id.len() as i64;
+            let number = match free_between(Some(previous), next, low, high, false) {
+                Some(free) => {
+                    self.renumbered.push(0);
+                    free
+                }
+                None => self.spread_for(previous),
+            };
+            assert!(self.keys.insert(number, id).is_none(), "{number} is taken");
+            self.by_id.insert(id, number);
+            id
+        }
+
+        fn spread_for(&mut self, previous: i64) -> i64 {
+            for range in ranges_around(previous, self.band) {
+                let rows: Vec<(i64, i64)> = self
+                    .keys
+                    .range(range.start..range.end)
+                    .map(|(key, id)| (*id, *key))
+                    .collect();
+                if rows.len() as u64 > range.most {
+                    continue;
+                }
+                let position = rows.partition_point(|(_, key)| *key <= previous);
+                let spread = Spread::of(&rows, range, position).unwrap();
+                let moves = spread.moves(&rows, position);
+                for (id, number) in &moves {
+                    let old = self.by_id[id];
+                    assert_eq!(self.keys.remove(&old), Some(*id));
+                    assert!(self.keys.insert(*number, *id).is_none(), "{number} is held");
+                    self.by_id.insert(*id, *number);
+                }
+                self.renumbered.push(moves.len());
+                return spread.slot(position);
+            }
+            panic!("no room");
+        }
+
+        /// The ids in number order.
+        fn in_order(&self) -> Vec<i64> {
+            self.keys.values().copied().collect()
+        }
+    }
+
+    #[test]
+    fn writes_at_one_place_renumber_a_few_rows_each() {
+        // A hundred thousand contacts spread over the band, then two thousand added each
+        // right before the one added last (a list imported in reverse order): every one
+        // halves the space left there.
+        let mut book = Simulated::with(100_000);
+        let mut expected = book.in_order();
+        for _ in 0..2_000 {
+            let id = book.add_after(40_000);
+            expected.insert(40_001, id);
+        }
+        assert!(book.in_order() == expected, "a contact out of its place");
+        let total: usize = book.renumbered.iter().sum();
+        let most = *book.renumbered.iter().max().unwrap();
+        assert!(
+            total <= 2_000 * 15,
+            "{total} rows renumbered for 2,000 writes"
         );
-        assert_eq!(
-            Layout::of(&tight[..2], &tight_after[..2], None, (98, 102)),
-            None
+        assert!(most <= 2_500, "one write renumbered {most} rows");
+
+        // Each after the one added last (an import in order into the middle).
+        let mut book = Simulated::with(100_000);
+        let mut expected = book.in_order();
+        let mut after = 40_000;
+        for n in 0..2_000 {
+            after = book.add_after(after);
+            expected.insert(40_001 + n, after);
+        }
+        assert!(book.in_order() == expected, "a contact out of its place");
+        let total: usize = book.renumbered.iter().sum();
+        let most = *book.renumbered.iter().max().unwrap();
+        assert!(
+            total <= 2_000 * 15,
+            "{total} rows renumbered for 2,000 writes"
         );
+        assert!(most <= 2_500, "one write renumbered {most} rows");
     }
 }
