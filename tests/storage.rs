@@ -269,6 +269,20 @@ async fn count(store: &Store, sql: &str, params: Vec<SqlValue>) -> i64 {
     store.query(sql, params).await.unwrap()[0].int("n").unwrap()
 }
 
+/// The ids of the contacts `caller` is listed, in the listing's order.
+async fn listed_ids(
+    store: &Store,
+    caller: i64,
+    listing: &groupware_addressbook::model::ListQuery,
+) -> Vec<i64> {
+    groupware_addressbook::repo::list(store, caller, listing, false)
+        .await
+        .unwrap()
+        .iter()
+        .map(|contact| contact.id)
+        .collect()
+}
+
 const IDLE: i64 = 3600;
 const ABSOLUTE: i64 = 86_400;
 
@@ -1304,9 +1318,6 @@ async fn sync_walk_agrees_with_the_sorted_listing(store: Store) {
         repo::write(&store, owner, changes, *changed).await.unwrap();
     }
     let total = i64::try_from(total).unwrap();
-    let ids = |contacts: Vec<groupware_addressbook::model::Contact>| -> Vec<i64> {
-        contacts.iter().map(|contact| contact.id).collect()
-    };
     // Every contact changed; all but 50; only the last 100 (sorted, not walked).
     for since in [BASE - 1, BASE + 49, BASE + total - 101] {
         for (order, descending) in [
@@ -1324,9 +1335,7 @@ async fn sync_walk_agrees_with_the_sorted_listing(store: Store) {
                 order: model::parse_order(order, descending).unwrap(),
                 ..ListQuery::default()
             };
-            let all = ids(repo::list(&store, owner, &listing(0, None), false)
-                .await
-                .unwrap());
+            let all = listed_ids(&store, owner, &listing(0, None)).await;
             let expected = usize::try_from(BASE + total - 1 - since).unwrap();
             assert_eq!(all.len(), expected, "since {since}: every change is listed");
             for (start, limit) in [
@@ -1337,11 +1346,7 @@ async fn sync_walk_agrees_with_the_sorted_listing(store: Store) {
                 (2_040, 50),
                 (0, 3_000),
             ] {
-                let page = ids(
-                    repo::list(&store, owner, &listing(start, Some(limit)), false)
-                        .await
-                        .unwrap(),
-                );
+                let page = listed_ids(&store, owner, &listing(start, Some(limit))).await;
                 let from = usize::try_from(start).unwrap().min(all.len());
                 let to = (from + usize::try_from(limit).unwrap()).min(all.len());
                 assert_eq!(
@@ -1416,9 +1421,6 @@ async fn text_search_walk_agrees_with_the_text_index(store: Store) {
             order: model::parse_order(order, descending).unwrap(),
             ..ListQuery::default()
         };
-    let ids = |contacts: Vec<groupware_addressbook::model::Contact>| -> Vec<i64> {
-        contacts.iter().map(|contact| contact.id).collect()
-    };
     let orders = [
         ("n_family", false),
         ("n_family", true),
@@ -1443,23 +1445,14 @@ async fn text_search_walk_agrees_with_the_text_index(store: Store) {
         "duo",
     ] {
         for (order, descending) in orders {
-            let all = ids(repo::list(
-                &store,
-                owner,
-                &listing(query, order, descending, 0, None),
-                false,
-            )
-            .await
-            .unwrap());
+            let all = listed_ids(&store, owner, &listing(query, order, descending, 0, None)).await;
             for (start, limit) in pages {
-                let page = ids(repo::list(
+                let page = listed_ids(
                     &store,
                     owner,
                     &listing(query, order, descending, start, Some(limit)),
-                    false,
                 )
-                .await
-                .unwrap());
+                .await;
                 let from = (start as usize).min(all.len());
                 let to = (from + limit as usize).min(all.len());
                 assert_eq!(
@@ -1471,11 +1464,7 @@ async fn text_search_walk_agrees_with_the_text_index(store: Store) {
             }
         }
     }
-    let counted = ids(
-        repo::list(&store, owner, &listing("sparse", "", false, 0, None), false)
-            .await
-            .unwrap(),
-    );
+    let counted = listed_ids(&store, owner, &listing("sparse", "", false, 0, None)).await;
     assert_eq!(counted.len(), 21, "the oracle itself finds every match");
 }
 
@@ -1670,12 +1659,7 @@ async fn text_search_in_name_order_agrees_with_a_scan(store: Store) {
                     order: parsed.clone(),
                     ..ListQuery::default()
                 };
-                let page: Vec<i64> = repo::list(&store, owner, &listing, false)
-                    .await
-                    .unwrap()
-                    .iter()
-                    .map(|contact| contact.id)
-                    .collect();
+                let page: Vec<i64> = listed_ids(&store, owner, &listing).await;
                 let from = (start as usize).min(scan.len());
                 let to = (from + limit as usize).min(scan.len());
                 assert_eq!(
@@ -1798,12 +1782,7 @@ async fn sqlite_migration_12_numbers_existing_contacts() {
             order: model::parse_order(order, false).unwrap(),
             ..ListQuery::default()
         };
-        let page: Vec<i64> = repo::list(&store, first, &listing, false)
-            .await
-            .unwrap()
-            .iter()
-            .map(|contact| contact.id)
-            .collect();
+        let page: Vec<i64> = listed_ids(&store, first, &listing).await;
         let scan: Vec<i64> = store
             .query(
                 "SELECT id FROM addressbook_contacts WHERE owner = $1 AND search_text LIKE $2 \
