@@ -168,6 +168,7 @@ on_both_backends!(
     text_search_in_name_order_agrees_with_a_scan,
     sync_walk_agrees_with_the_sorted_listing,
     walkable_orders_need_no_sort,
+    postgres_text_search_sorts_its_matches,
     deep_pages_read_the_index_alone,
     maintenance_warnings_follow_autovacuum,
     contact_detail_counts_follow_every_change,
@@ -1833,6 +1834,39 @@ async fn walkable_orders_need_no_sort(store: Store) {
             }
         }
     }
+}
+
+/// PostgreSQL's text-search page ([`repo::sorted_matches_sql`]) sorts the trigram index's
+/// matches rather than walking an index in the page's order and testing every contact on
+/// the way (which, for a surname searched in surname order, reads most of the
+/// addressbook). With sorting priced out the planner still sorts: the fenced matches have
+/// no order an index could deliver. The same statement without the fence walks a
+/// name-order index instead, which shows the check can tell the two apart.
+async fn postgres_text_search_sorts_its_matches(store: Store) {
+    use groupware_addressbook::repo;
+
+    if store.backend() != Backend::Postgres {
+        return;
+    }
+    let order = [
+        ("n_family", "ASC"),
+        ("n_given", "ASC"),
+        ("email", "ASC"),
+        ("id", "ASC"),
+    ];
+    let conditions = "c.owner = $1 AND c.search_text LIKE '%schmidt%' ESCAPE '\\' \
+                      AND c.tid = 'n'";
+    let key_columns = ", c.n_family AS sort_0, c.n_given AS sort_1, c.email AS sort_2";
+    let fenced = repo::sorted_matches_sql(conditions, &order, key_columns, "50", "0");
+    let plan = query_plan(&store, &fenced, &["enable_sort", "enable_seqscan"]).await;
+    assert!(plan.contains("Sort"), "the matches are not sorted:\n{plan}");
+    let unfenced = fenced.replace(" OFFSET 0) c", ") c");
+    assert_ne!(unfenced, fenced);
+    let plan = query_plan(&store, &unfenced, &["enable_sort", "enable_seqscan"]).await;
+    assert!(
+        !plan.contains("Sort"),
+        "without the fence the planner was expected to walk a name-order index:\n{plan}"
+    );
 }
 
 /// A page of a listing is chosen over narrow rows: `repo::list_page`'s statement for an
