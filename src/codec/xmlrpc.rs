@@ -517,6 +517,22 @@ impl ValueSink for XmlSink<'_> {
         self.value_done();
     }
 
+    fn string_member(&mut self, name: &'static str, text: &str) {
+        debug_assert!(
+            groupware_api::written::is_plain_name(name),
+            "{name:?} is not a plain name"
+        );
+        // Members only occur in a struct, where a value closes its member.
+        debug_assert_eq!(self.open.last(), Some(&true));
+        let out = &mut *self.out;
+        out.reserve(name.len() + text.len() + 64);
+        out.push_str("<member><name>");
+        out.push_str(name);
+        out.push_str("</name><value><string>");
+        escape_into(out, text);
+        out.push_str("</string></value></member>");
+    }
+
     fn int(&mut self, number: i64) {
         self.out.push_str("<value>");
         write_int(self.out, number);
@@ -793,6 +809,7 @@ mod tests {
             sink.begin_struct(4);
             sink.plain_member("plain");
             sink.string("text");
+            sink.string_member("written_whole", "a & <b>\r");
             sink.member("a<b & \"c\"");
             sink.string("x > y\r\n\té");
             sink.member("small");

@@ -584,14 +584,11 @@ impl RecordShape {
         sink.begin_struct(FIXED_MEMBERS + contact.fields.filled() + contact.custom.len());
         sink.plain_member("id");
         sink.int(contact.id);
-        sink.plain_member("lid");
-        sink.string(&contact.lid);
-        sink.plain_member("tid");
-        sink.string(&contact.tid);
+        sink.string_member("lid", &contact.lid);
+        sink.string_member("tid", &contact.tid);
         sink.plain_member("owner");
         sink.int(contact.owner);
-        sink.plain_member("access");
-        sink.string(contact.access.as_str());
+        sink.string_member("access", contact.access.as_str());
         sink.plain_member("cat_id");
         sink.begin_struct(contact.categories.len());
         for (id, name) in &contact.categories {
@@ -608,8 +605,7 @@ impl RecordShape {
         sink.int(contact.rights);
         for (name, value) in contact.fields.iter() {
             if selected(fields, name) {
-                sink.plain_member(name);
-                sink.string(value);
+                sink.string_member(name, value);
             }
         }
         if let Some(bday) = contact.bday

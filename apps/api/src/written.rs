@@ -30,6 +30,12 @@ pub trait ValueSink {
         self.member(name);
     }
     fn string(&mut self, text: &str);
+    /// A [`plain_member`](ValueSink::plain_member) whose value is a string: what a record
+    /// writes most, so a codec may write it in one go.
+    fn string_member(&mut self, name: &'static str, text: &str) {
+        self.plain_member(name);
+        self.string(text);
+    }
     fn int(&mut self, number: i64);
     /// Any other value, whole.
     fn value(&mut self, value: &Value);
