@@ -418,18 +418,14 @@ pub fn write_value(out: &mut String, value: &Value, depth: usize) -> Result<(), 
 
 /// `<int>` when the number fits in 32 bits, `<i8>` otherwise.
 fn write_int(out: &mut String, number: i64) {
-    let tag = if i32::try_from(number).is_ok() {
-        "int"
+    let (open, close) = if i32::try_from(number).is_ok() {
+        ("<int>", "</int>")
     } else {
-        "i8"
+        ("<i8>", "</i8>")
     };
-    out.push('<');
-    out.push_str(tag);
-    out.push('>');
+    out.push_str(open);
     out.push_str(itoa::Buffer::new().format(number));
-    out.push_str("</");
-    out.push_str(tag);
-    out.push('>');
+    out.push_str(close);
 }
 
 /// Writes a [`Written`](groupware_api::Written) value straight into the reply, exactly as
@@ -534,9 +530,14 @@ impl ValueSink for XmlSink<'_> {
     }
 
     fn int(&mut self, number: i64) {
-        self.out.push_str("<value>");
-        write_int(self.out, number);
-        self.out.push_str("</value>");
+        let (open, close) = if i32::try_from(number).is_ok() {
+            ("<value><int>", "</int></value>")
+        } else {
+            ("<value><i8>", "</i8></value>")
+        };
+        self.out.push_str(open);
+        self.out.push_str(itoa::Buffer::new().format(number));
+        self.out.push_str(close);
         self.value_done();
     }
 
