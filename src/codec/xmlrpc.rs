@@ -350,7 +350,7 @@ pub fn write_value(out: &mut String, value: &Value, depth: usize) -> Result<(), 
     }
     out.push_str("<value>");
     match value {
-        Value::Int(number) => write_int(out, *number),
+        Value::Int(number) => write_int(out, *number, false),
         Value::Bool(flag) => out.push_str(if *flag {
             "<boolean>1</boolean>"
         } else {
@@ -416,12 +416,14 @@ pub fn write_value(out: &mut String, value: &Value, depth: usize) -> Result<(), 
     Ok(())
 }
 
-/// `<int>` when the number fits in 32 bits, `<i8>` otherwise.
-fn write_int(out: &mut String, number: i64) {
-    let (open, close) = if i32::try_from(number).is_ok() {
-        ("<int>", "</int>")
-    } else {
-        ("<i8>", "</i8>")
+/// `<int>` when the number fits in 32 bits, `<i8>` otherwise; inside `<value>` when
+/// `in_value` (the tags are written as whole pieces: this runs for every number of a reply).
+fn write_int(out: &mut String, number: i64, in_value: bool) {
+    let (open, close) = match (i32::try_from(number).is_ok(), in_value) {
+        (true, false) => ("<int>", "</int>"),
+        (false, false) => ("<i8>", "</i8>"),
+        (true, true) => ("<value><int>", "</int></value>"),
+        (false, true) => ("<value><i8>", "</i8></value>"),
     };
     out.push_str(open);
     out.push_str(itoa::Buffer::new().format(number));
@@ -530,14 +532,7 @@ impl ValueSink for XmlSink<'_> {
     }
 
     fn int(&mut self, number: i64) {
-        let (open, close) = if i32::try_from(number).is_ok() {
-            ("<value><int>", "</int></value>")
-        } else {
-            ("<value><i8>", "</i8></value>")
-        };
-        self.out.push_str(open);
-        self.out.push_str(itoa::Buffer::new().format(number));
-        self.out.push_str(close);
+        write_int(self.out, number, true);
         self.value_done();
     }
 
