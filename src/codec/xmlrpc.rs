@@ -565,7 +565,8 @@ fn needs_escaping(bytes: &[u8]) -> bool {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
     let has_zero_byte = |word: u64| word.wrapping_sub(ONES) & !word & HIGHS;
-    let word_needs = |word: u64| {
+    let word_needs = |word: &[u8; 8]| {
+        let word = u64::from_le_bytes(*word);
         let below_space = word.wrapping_sub(ONES * 0x20) & !word & HIGHS;
         let special = has_zero_byte(word ^ (ONES * u64::from(b'&')))
             | has_zero_byte(word ^ (ONES * u64::from(b'<')))
@@ -573,26 +574,22 @@ fn needs_escaping(bytes: &[u8]) -> bool {
             | has_zero_byte(word ^ (ONES * 0xEF));
         below_space | special != 0
     };
-    let mut chunks = bytes.chunks_exact(8);
-    for chunk in &mut chunks {
-        if word_needs(<[u8; 8]>::try_from(chunk).map_or(0, u64::from_le_bytes)) {
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        if word_needs(word.try_into().unwrap_or(&[0; 8])) {
             return true;
         }
     }
-    let rest = chunks.remainder();
-    if rest.is_empty() {
+    if words.remainder().is_empty() {
         return false;
     }
     if let Some(last) = bytes.last_chunk::<8>() {
         // The last eight bytes, overlapping bytes already tested (harmless for "any").
-        return word_needs(u64::from_le_bytes(*last));
+        return word_needs(last);
     }
-    let mut word = ONES * u64::from(b'a');
-    for (position, &byte) in rest.iter().enumerate() {
-        let shift = 8 * position;
-        word = (word & !(0xFF << shift)) | (u64::from(byte) << shift);
-    }
-    word_needs(word)
+    let mut padded = [b'a'; 8];
+    padded[..bytes.len()].copy_from_slice(bytes);
+    word_needs(&padded)
 }
 
 /// Escapes text for element content.
@@ -905,7 +902,7 @@ mod tests {
                 .any(|&byte| byte < 0x20 || matches!(byte, b'&' | b'<' | b'>' | 0xEF))
         };
         for filler in [b'a', 0x7F, 0x80, 0xFF, 0x21, 0x20, 0x3D, 0x3F] {
-            for length in 0..20 {
+            for length in 0..40 {
                 for position in 0..length {
                     for byte in 0..=255_u8 {
                         let mut bytes = vec![filler; length];
