@@ -177,7 +177,10 @@ impl Database for SqliteStore {
             {
                 return Ok(rows);
             }
-            interact(&connection, move |conn| Ok(run_query(conn, &sql, &params)?)).await
+            interact(&connection, move |conn| {
+                Ok(run_query_timed(conn, &sql, &params)?)
+            })
+            .await
         })
     }
 
@@ -201,8 +204,10 @@ impl Database for SqliteStore {
                 }
                 sink.restart();
             }
-            let rows =
-                interact(&connection, move |conn| Ok(run_query(conn, &sql, &params)?)).await?;
+            let rows = interact(&connection, move |conn| {
+                Ok(run_query_timed(conn, &sql, &params)?)
+            })
+            .await?;
             for row in &rows {
                 sink.row(row)?;
             }
@@ -429,22 +434,22 @@ fn read_inline(
     let mut statement = match connection.prepare_cached(&text.sql) {
         Ok(statement) => statement,
         Err(error) if gave_up_inline(&error) => {
-            text.inline.record(Inline::GaveUp);
+            text.inline.inline_ended(Inline::GaveUp);
             return Ok(false);
         }
         Err(error) => return Err(sqlite_error(error)),
     };
     if !statement.readonly() {
-        text.inline.record(Inline::Writes);
+        text.inline.inline_ended(Inline::Writes);
         return Ok(false);
     }
     match each_row(&mut statement, text, params, visit) {
         Ok(()) => {
-            text.inline.record(Inline::Done);
+            text.inline.inline_ended(Inline::Done);
             Ok(true)
         }
         Err(QueryError::Sqlite(error)) if gave_up_inline(&error) => {
-            text.inline.record(Inline::GaveUp);
+            text.inline.inline_ended(Inline::GaveUp);
             Ok(false)
         }
         Err(error) => Err(error.into()),
@@ -531,6 +536,20 @@ impl rusqlite::ToSql for Param<'_> {
             SqlValue::Blob(bytes) => ValueRef::Blob(bytes),
         }))
     }
+}
+
+/// [`run_query`] on a blocking thread, noting in the statement's [`InlineHistory`] how
+/// long it took.
+fn run_query_timed(
+    connection: &Connection,
+    text: &StatementText,
+    params: &[SqlValue],
+) -> Result<Vec<Row>, QueryError> {
+    let started = Instant::now();
+    let rows = run_query(connection, text, params)?;
+    text.inline
+        .blocking_took(started.elapsed(), inline_budget());
+    Ok(rows)
 }
 
 fn run_query(
@@ -654,56 +673,65 @@ const TRANSLATION_CACHE: usize = 512;
 
 /// A statement's text in SQLite's placeholder form, its result column names once a query
 /// has run it (they are the same every time: the schema only changes at startup), and
-/// whether its next runs try the calling thread first ([`InlineHistory`]).
+/// whether its next run tries the calling thread first ([`InlineHistory`]).
 struct StatementText {
     sql: Box<str>,
     columns: OnceLock<Arc<[String]>>,
     inline: InlineHistory,
 }
 
-/// What the last inline runs of one statement text say about the next. A statement that
-/// passed its budget (a walk over thousands of contacts, a text search over a large
+/// What the last run of one statement text says about the next. A statement that passed
+/// its inline budget (a walk over thousands of contacts, a text search over a large
 /// addressbook) will most likely pass it again: trying it inline first costs the whole
 /// budget before it starts again on a blocking thread, a third more than the read itself
-/// for a 1.5 ms one. So after it gives up, its next [`SKIPS_AFTER_GIVING_UP`] runs go
-/// straight to the blocking thread, and then one tries inline again: the same text serves
-/// small addressbooks too, where it finishes inline. A statement that is not read-only
-/// never runs inline.
+/// for a 1.5 ms one. So after it gives up, it runs on the blocking thread until a run
+/// there takes less than the budget: the same text serves small addressbooks too, where
+/// it finishes inline, and a give-up that only meant the thread was preempted is undone
+/// by the next run. A statement that is not read-only never runs inline.
 struct InlineHistory {
-    /// Runs left that skip the inline attempt; [`NEVER_INLINE`] for a write.
-    skips: AtomicU8,
+    last: AtomicU8,
 }
 
-/// Runs of a statement that skip the inline attempt after one gave up.
-const SKIPS_AFTER_GIVING_UP: u8 = 15;
-
-/// [`InlineHistory::skips`] of a statement that writes.
-const NEVER_INLINE: u8 = u8::MAX;
+/// [`InlineHistory`]'s states.
+const FITS_INLINE: u8 = 0;
+const PASSED_BUDGET: u8 = 1;
+const WRITES: u8 = 2;
 
 impl InlineHistory {
     const fn new() -> Self {
         InlineHistory {
-            skips: AtomicU8::new(0),
+            last: AtomicU8::new(FITS_INLINE),
         }
     }
 
-    /// Whether this run tries the calling thread first (counting a skipped run).
+    /// Whether the next run tries the calling thread first.
     fn try_inline(&self) -> bool {
-        self.skips
-            .fetch_update(AtomicOrdering::Relaxed, AtomicOrdering::Relaxed, |left| {
-                (left != 0 && left != NEVER_INLINE).then(|| left - 1)
-            })
-            .map_or_else(|left| left == 0, |_| false)
+        self.last.load(AtomicOrdering::Relaxed) == FITS_INLINE
     }
 
     /// Records how an inline attempt ended.
-    fn record(&self, outcome: Inline) {
-        let skips = match outcome {
-            Inline::Done => return,
-            Inline::GaveUp => SKIPS_AFTER_GIVING_UP,
-            Inline::Writes => NEVER_INLINE,
+    fn inline_ended(&self, outcome: Inline) {
+        let last = match outcome {
+            Inline::Done => FITS_INLINE,
+            Inline::GaveUp => PASSED_BUDGET,
+            Inline::Writes => WRITES,
         };
-        self.skips.store(skips, AtomicOrdering::Relaxed);
+        self.last.store(last, AtomicOrdering::Relaxed);
+    }
+
+    /// Records how long a run on a blocking thread took.
+    fn blocking_took(&self, took: Duration, budget: Duration) {
+        let last = if took < budget {
+            FITS_INLINE
+        } else {
+            PASSED_BUDGET
+        };
+        // A write stays one.
+        let _ = self
+            .last
+            .fetch_update(AtomicOrdering::Relaxed, AtomicOrdering::Relaxed, |now| {
+                (now != WRITES).then_some(last)
+            });
     }
 }
 
@@ -998,55 +1026,56 @@ mod tests {
     }
 
     #[test]
-    fn a_statement_that_gave_up_inline_skips_its_next_inline_attempts() {
+    fn a_statement_that_passed_its_budget_runs_on_a_blocking_thread_until_a_run_is_short() {
+        let budget = Duration::from_micros(500);
         let history = InlineHistory::new();
         assert!(history.try_inline(), "a new statement tries inline");
-        history.record(Inline::Done);
+        history.inline_ended(Inline::Done);
         assert!(
             history.try_inline(),
             "and keeps trying while it finishes there"
         );
-        history.record(Inline::GaveUp);
-        let tried: Vec<bool> = (0..=SKIPS_AFTER_GIVING_UP)
-            .map(|_| history.try_inline())
-            .collect();
+        history.inline_ended(Inline::GaveUp);
+        assert!(!history.try_inline(), "it passed its budget");
+        history.blocking_took(Duration::from_millis(3), budget);
         assert!(
-            tried[..usize::from(SKIPS_AFTER_GIVING_UP)]
-                .iter()
-                .all(|tried| !tried)
+            !history.try_inline(),
+            "and passed it again on the blocking thread"
         );
+        history.blocking_took(Duration::from_micros(40), budget);
         assert!(
-            tried[usize::from(SKIPS_AFTER_GIVING_UP)],
-            "then it tries again"
+            history.try_inline(),
+            "a short run there sends the next one inline"
         );
-        history.record(Inline::Writes);
-        assert!(
-            (0..1_000).all(|_| !history.try_inline()),
-            "a write never does"
-        );
+        history.inline_ended(Inline::Writes);
+        history.blocking_took(Duration::from_micros(40), budget);
+        assert!(!history.try_inline(), "a write never runs inline");
     }
 
     #[tokio::test]
-    async fn a_long_read_costs_its_inline_budget_once_in_so_many_runs() {
+    async fn a_long_read_spends_its_inline_budget_once_until_a_short_run() {
         let store = open(Location::Memory).await.unwrap();
-        // Rows at once, then a count far past the inline budget: each inline attempt lends
-        // the first rows and gives up, which the sink sees as a restart.
+        // Rows at once, then (for a large $1) a count far past the inline budget: an
+        // inline attempt lends the first rows and gives up, which the sink sees as a
+        // restart.
         let sql = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c \
-                   WHERE x < $1) SELECT x FROM c WHERE x <= 2 OR x = $1 -- skips";
+                   WHERE x < $1) SELECT x FROM c WHERE x <= 2 OR x = $1 -- history";
         let mut restarts = Vec::new();
-        for _ in 0..=SKIPS_AFTER_GIVING_UP + 1 {
+        for last in [300_000, 300_000, 300_000, 3, 300_000] {
             let mut kept = Kept::default();
             store
-                .query_each(sql, vec![SqlValue::Int(300_000)], &mut kept)
+                .query_each(sql, vec![SqlValue::Int(last)], &mut kept)
                 .await
                 .unwrap();
-            assert_eq!(kept.rows, [1, 2, 300_000], "every run answers in full");
+            let expected: Vec<i64> = [1, 2, last].into_iter().filter(|x| *x <= last).collect();
+            let mut expected = expected;
+            expected.dedup();
+            assert_eq!(kept.rows, expected, "every run answers in full");
             restarts.push(kept.restarts);
         }
-        let mut expected = vec![0; restarts.len()];
-        expected[0] = 1;
-        expected[usize::from(SKIPS_AFTER_GIVING_UP) + 1] = 1;
-        assert_eq!(restarts, expected);
+        // Gave up inline; then straight to the blocking thread (twice); the short run
+        // there sends the next run inline again, where it gives up once more.
+        assert_eq!(restarts, [1, 0, 0, 0, 1]);
     }
 
     #[tokio::test]
