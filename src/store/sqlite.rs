@@ -539,17 +539,29 @@ impl rusqlite::ToSql for Param<'_> {
 }
 
 /// [`run_query`] on a blocking thread, noting in the statement's [`InlineHistory`] how
-/// long it took.
+/// much processor time it took. Not the time on the clock: on a saturated server the
+/// blocking thread shares its core with the async one, and a short read measured by the
+/// clock looked long there, so it stayed off the calling thread (about a third fewer
+/// requests a second in `scripts/bench-http.sh` when that happened).
 fn run_query_timed(
     connection: &Connection,
     text: &StatementText,
     params: &[SqlValue],
 ) -> Result<Vec<Row>, QueryError> {
-    let started = Instant::now();
+    let started = thread_cpu_time();
     let rows = run_query(connection, text, params)?;
-    text.inline
-        .blocking_took(started.elapsed(), inline_budget());
+    let took = thread_cpu_time().saturating_sub(started);
+    text.inline.blocking_took(took, inline_budget());
     Ok(rows)
+}
+
+/// The processor time the calling thread has used.
+fn thread_cpu_time() -> Duration {
+    let now = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
+    Duration::new(
+        u64::try_from(now.tv_sec).unwrap_or(0),
+        u32::try_from(now.tv_nsec).unwrap_or(0),
+    )
 }
 
 fn run_query(
@@ -685,7 +697,8 @@ struct StatementText {
 /// addressbook) will most likely pass it again: trying it inline first costs the whole
 /// budget before it starts again on a blocking thread, a third more than the read itself
 /// for a 1.5 ms one. So after it gives up, it runs on the blocking thread until a run
-/// there takes less than the budget: the same text serves small addressbooks too, where
+/// there takes less processor time than the budget: the same text serves small
+/// addressbooks too, where
 /// it finishes inline, and a give-up that only meant the thread was preempted is undone
 /// by the next run. A statement that is not read-only never runs inline.
 struct InlineHistory {
