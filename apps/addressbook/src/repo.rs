@@ -166,13 +166,13 @@ pub async fn list(
 ///
 /// On SQLite a text search over one addressbook in an order starting with the family name
 /// reads the text index in name order ([`name_order_search`]), which costs what the
-/// matches up to the page's end cost, and nothing runs before it. Any other text search (or a sync over many changes,
-/// [`sync_plan`]) over one addressbook in an order an index delivers first tries the
-/// [`WalkPlan`] rows of that order: when the matches are common (a broad
-/// query such as a city) the page is among them and costs what those rows cost, where
-/// the text index would have produced, and the database sorted, every match. When the
-/// walk does not fill the page it cannot tell whether more matches lie further on, so the
-/// listing runs again through the text index.
+/// matches up to the page's end cost, and nothing runs before it. Any other text search
+/// (or a sync over many changes, [`sync_plan`]) over one addressbook in an order an index
+/// delivers first tries the [`WalkPlan`] rows of that order: when the matches are common
+/// (a broad query such as a city) the page is among them and costs what those rows cost,
+/// where the text index would have produced, and the database sorted, every match. When
+/// the walk does not fill the page it cannot tell whether more matches lie further on, so
+/// the listing runs again through the text index.
 async fn list_in_books(
     store: &Store,
     caller: i64,
