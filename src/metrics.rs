@@ -59,6 +59,7 @@ pub struct PoolUse {
     pub max_size: usize,
     pub size: usize,
     pub available: usize,
+    pub shared: usize,
 }
 
 /// Figures gathered at scrape time rather than counted.
@@ -235,8 +236,11 @@ impl Metrics {
                  groupware_db_pool_connections {}\n\
                  # HELP groupware_db_pool_available_connections Idle connections ready for use.\n\
                  # TYPE groupware_db_pool_available_connections gauge\n\
-                 groupware_db_pool_available_connections {}",
-                pool.max_size, pool.size, pool.available
+                 groupware_db_pool_available_connections {}\n\
+                 # HELP groupware_db_pool_shared_connections Connections held out of the pool for concurrent reads to share.\n\
+                 # TYPE groupware_db_pool_shared_connections gauge\n\
+                 groupware_db_pool_shared_connections {}",
+                pool.max_size, pool.size, pool.available, pool.shared
             );
         }
         out
@@ -277,6 +281,7 @@ mod tests {
                 max_size: 8,
                 size: 2,
                 available: 1,
+                shared: 2,
             }),
         });
         for line in [
@@ -290,6 +295,7 @@ mod tests {
             "groupware_login_failures_total 1",
             "groupware_active_sessions 2",
             "groupware_db_pool_available_connections 1",
+            "groupware_db_pool_shared_connections 2",
         ] {
             assert!(text.lines().any(|got| got == line), "{line}\n{text}");
         }

@@ -321,6 +321,7 @@ impl Service {
                 max_size: status.max_size,
                 size: status.size,
                 available: status.available,
+                shared: status.shared,
             });
         }
         Response {

@@ -76,6 +76,9 @@ fn health_ready_and_metrics() {
     let available =
         metrics_line(&text, "groupware_db_pool_available_connections ").expect("pool gauge");
     assert!(available.ends_with(char::is_numeric), "{available}");
+    // Only PostgreSQL holds connections for reads to share.
+    let shared = "groupware_db_pool_shared_connections 0";
+    assert!(text.lines().any(|line| line == shared), "{shared}\n{text}");
     // Every sample line is `name{labels} value` or `name value`.
     for line in text.lines().filter(|line| !line.starts_with('#')) {
         let value = line.rsplit(' ').next().unwrap_or("");

@@ -1181,6 +1181,126 @@ async fn strings_and_blobs_round_trip_exactly(store: Store) {
 // Opening
 // ---------------------------------------------------------------------------------------
 
+// ---------------------------------------------------------------------------------------
+// PostgreSQL: reads that share connections
+// ---------------------------------------------------------------------------------------
+
+/// The backend process that answers a read, as the store runs it.
+async fn backend_pid(store: &Store) -> Result<i64, Error> {
+    let rows = store
+        .query("SELECT pg_backend_pid()::bigint AS pid", Vec::new())
+        .await?;
+    rows[0].int("pid")
+}
+
+/// Many concurrent reads, pipelined on the shared connections, each get their own answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_concurrent_reads_get_their_own_answers() {
+    let Some((_schema, store)) = postgres_store().await else {
+        return;
+    };
+    let reads = (0..400_i64).map(|n| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let rows = store
+                .query(
+                    "SELECT $1::bigint AS n, repeat('x', ($1 % 50)::int) AS pad",
+                    vec![SqlValue::Int(n)],
+                )
+                .await
+                .unwrap();
+            assert_eq!(rows.len(), 1);
+            assert_eq!(rows[0].int("n").unwrap(), n);
+            assert_eq!(
+                rows[0].text("pad").unwrap().len(),
+                usize::try_from(n % 50).unwrap()
+            );
+        })
+    });
+    for read in reads {
+        read.await.unwrap();
+    }
+    let status = store.pool_status().unwrap();
+    assert!(
+        (1..=2).contains(&status.shared),
+        "reads were shared: {status:?}"
+    );
+    // A failing read on a shared connection fails alone.
+    let failed = store.query("SELECT 1 / 0 AS x", Vec::new()).await;
+    assert!(matches!(failed, Err(Error::Storage(_))), "{failed:?}");
+    backend_pid(&store).await.unwrap();
+}
+
+/// Reads sent while every shared connection runs a slow statement do not wait for it:
+/// they take connections of their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_reads_do_not_wait_behind_a_slow_statement() {
+    let Some((_schema, store)) = postgres_store().await else {
+        return;
+    };
+    // One slow statement on each shared connection (each goes to the least busy one).
+    let slow: Vec<_> = (0..2)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .query("SELECT pg_sleep(3)::text AS slept", Vec::new())
+                    .await
+                    .unwrap();
+            })
+        })
+        .collect();
+    // Long enough for both to be sent and seen as stalled.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let quick: Vec<_> = (0..8)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { backend_pid(&store).await.unwrap() })
+        })
+        .collect();
+    for read in quick {
+        read.await.unwrap();
+    }
+    assert!(
+        slow.iter().all(|statement| !statement.is_finished()),
+        "the quick reads were answered while the slow statements still ran"
+    );
+    for statement in slow {
+        statement.await.unwrap();
+    }
+}
+
+/// A shared connection whose server process ends is replaced; no read is lost to it for
+/// long.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_broken_shared_connection_is_replaced() {
+    let Some((schema, store)) = postgres_store().await else {
+        return;
+    };
+    // One read at a time goes to the first shared connection.
+    let first = backend_pid(&store).await.unwrap();
+    assert_eq!(backend_pid(&store).await.unwrap(), first);
+    let admin = admin_client(&schema.base_url).await.unwrap();
+    admin
+        .execute(
+            "SELECT pg_terminate_backend($1::int)",
+            &[&i32::try_from(first).unwrap()],
+        )
+        .await
+        .unwrap();
+    let mut failures = 0;
+    let replacement = loop {
+        match backend_pid(&store).await {
+            Ok(pid) => break pid,
+            // The read that finds the connection closed before the client noticed.
+            Err(Error::Storage(_)) if failures < 2 => failures += 1,
+            Err(error) => panic!("after {failures} failures: {error:?}"),
+        }
+    };
+    assert_ne!(replacement, first);
+    assert_eq!(backend_pid(&store).await.unwrap(), replacement);
+}
+
 #[tokio::test]
 async fn unreachable_postgres_fails_fast() {
     let started = std::time::Instant::now();

@@ -20,6 +20,7 @@
 
 pub mod migrate;
 mod postgres;
+mod shared;
 mod sqlite;
 
 use std::path::PathBuf;

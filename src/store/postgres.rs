@@ -17,7 +17,7 @@ use std::error::Error as StdError;
 use std::fmt::Write as _;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
 use deadpool_postgres::tokio_postgres::types::{FromSql, IsNull, ToSql, Type, to_sql_checked};
@@ -30,6 +30,7 @@ use groupware_api::store::{
     Backend, BoxFuture, Database, PoolStatus, Row, SqlValue, Store, Transaction,
 };
 
+use super::shared::{SHARED_CONNECTIONS, Shared, Turn, shares};
 use super::{POOL_TIMEOUT, StoreError};
 
 /// Connections per pool.
@@ -142,18 +143,73 @@ pub(super) async fn open(url: &str, schema: Option<&str>) -> Result<Store, Store
         .await
         .map_err(|error| StoreError::Connect(format!("PostgreSQL: {}", pool_error_text(&error))))?;
     drop(probe);
-    Ok(Arc::new(PostgresStore { pool }))
+    Ok(Arc::new(PostgresStore {
+        pool,
+        shared: Shared::new(SHARED_CONNECTIONS, VERIFY_IDLE_AFTER),
+    }))
 }
 
 /// The [`Database`] implementation for PostgreSQL.
 struct PostgresStore {
     pool: Pool,
+    /// Pooled connections that concurrent reads share ([`super::shared`]).
+    shared: Shared<Arc<Object>>,
+}
+
+/// The connection one statement outside a transaction runs on. It lives on the
+/// statement's stack for the statement's duration, so the pooled variant's size is no cost.
+#[allow(clippy::large_enum_variant)]
+enum Lease<'a> {
+    Own(Object),
+    /// A shared connection, and the statement's place in its queue.
+    Shared {
+        client: Arc<Object>,
+        /// Held until the statement is answered or dropped.
+        _turn: Turn<'a, Arc<Object>>,
+    },
+}
+
+impl std::ops::Deref for Lease<'_> {
+    type Target = ClientWrapper;
+
+    fn deref(&self) -> &ClientWrapper {
+        match self {
+            Lease::Own(client) => client,
+            Lease::Shared { client, .. } => client,
+        }
+    }
 }
 
 impl PostgresStore {
     async fn client(&self) -> Result<Object, Error> {
         self.pool.get().await.map_err(|error| {
             Error::Storage(format!("PostgreSQL pool: {}", pool_error_text(&error)))
+        })
+    }
+
+    /// The connection for `sql` outside a transaction: a read goes to a shared connection
+    /// that takes it ([`Shared::reserve`]), anything else to one of its own.
+    async fn statement_client(&self, sql: &str) -> Result<Lease<'_>, Error> {
+        if !shares(sql) {
+            return self.client().await.map(Lease::Own);
+        }
+        let Some(reserved) = self
+            .shared
+            .reserve(Instant::now(), |client| !client.is_closed())
+        else {
+            return self.client().await.map(Lease::Own);
+        };
+        let client = match reserved.client {
+            Some(client) => client,
+            None => {
+                let fresh = Arc::new(self.client().await?);
+                self.shared.install(&reserved.turn, Arc::clone(&fresh));
+                fresh
+            }
+        };
+        Ok(Lease::Shared {
+            client,
+            _turn: reserved.turn,
         })
     }
 }
@@ -176,6 +232,7 @@ impl Database for PostgresStore {
             max_size: status.max_size,
             size: status.size,
             available: status.available,
+            shared: self.shared.held(),
         })
     }
 
@@ -185,7 +242,7 @@ impl Database for PostgresStore {
         params: Vec<SqlValue>,
     ) -> BoxFuture<'a, Result<Vec<Row>, Error>> {
         Box::pin(async move {
-            let client = self.client().await?;
+            let client = self.statement_client(sql).await?;
             run_query(&client, sql, params).await
         })
     }
@@ -196,6 +253,7 @@ impl Database for PostgresStore {
         params: Vec<SqlValue>,
     ) -> BoxFuture<'a, Result<u64, Error>> {
         Box::pin(async move {
+            // A statement run for its effect does not share: see [`shares`].
             let client = self.client().await?;
             run_execute(&client, sql, params).await
         })

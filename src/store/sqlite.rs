@@ -158,6 +158,7 @@ impl Database for SqliteStore {
             max_size: status.max_size,
             size: status.size,
             available: status.available,
+            shared: 0,
         })
     }
 

@@ -368,6 +368,9 @@ pub struct PoolStatus {
     pub size: usize,
     /// Idle connections ready for use.
     pub available: usize,
+    /// Of `size`, connections held out of the pool for concurrent reads to share
+    /// (PostgreSQL; they are not `available`).
+    pub shared: usize,
 }
 
 /// An open transaction. Dropping it without [`Transaction::commit`] rolls it back, so an
