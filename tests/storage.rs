@@ -163,6 +163,7 @@ on_both_backends!(
     placeholders_are_translated,
     integers_bind_to_every_integer_column,
     strings_and_blobs_round_trip_exactly,
+    lent_rows_read_what_owned_rows_read,
     contact_fields_json_backfill_matches_the_writer,
     text_search_walk_agrees_with_the_text_index,
     text_search_in_name_order_agrees_with_a_scan,
@@ -1175,6 +1176,96 @@ async fn strings_and_blobs_round_trip_exactly(store: Store) {
         count(&store, "SELECT COUNT(*) AS n FROM t_text", vec![]).await,
         i64::try_from(samples.len()).unwrap()
     );
+}
+
+/// A statement's rows read in place ([`groupware_api::store::query_map`], what listings
+/// use) hold the same values as the owned rows of `query`, for every kind of value.
+async fn lent_rows_read_what_owned_rows_read(store: Store) {
+    store
+        .execute(
+            "CREATE TABLE t_kinds (id BIGINT NOT NULL, small INTEGER, body TEXT, data BYTEA, \
+             ratio DOUBLE PRECISION)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let rows: [(i64, SqlValue, SqlValue, SqlValue, SqlValue); 3] = [
+        (
+            1,
+            SqlValue::Int(-7),
+            "ünïcödé 🎉".into(),
+            vec![0_u8, 255, 10].into(),
+            SqlValue::Float(2.5),
+        ),
+        (
+            2,
+            SqlValue::Null,
+            SqlValue::Null,
+            SqlValue::Null,
+            SqlValue::Null,
+        ),
+        (
+            3,
+            SqlValue::Int(i64::from(i32::MAX)),
+            "".into(),
+            Vec::<u8>::new().into(),
+            SqlValue::Float(-0.125),
+        ),
+    ];
+    for (id, small, body, data, ratio) in rows {
+        store
+            .execute(
+                "INSERT INTO t_kinds (id, small, body, data, ratio) VALUES ($1, $2, $3, $4, $5)",
+                vec![id.into(), small, body, data, ratio],
+            )
+            .await
+            .unwrap();
+    }
+    let sql = "SELECT id, small, body, data, ratio, (SELECT COUNT(*) FROM t_kinds) AS total, \
+               (SELECT SUM(id) FROM t_kinds) AS id_sum FROM t_kinds ORDER BY id";
+    let names = ["id", "small", "body", "data", "ratio", "total", "id_sum"];
+    let owned: Vec<Vec<SqlValue>> = store
+        .query(sql, vec![])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| {
+            names
+                .iter()
+                .map(|name| row.column(name).unwrap().to_value())
+                .collect()
+        })
+        .collect();
+    let lent = groupware_api::store::query_map(store.as_ref(), sql, vec![], |row| {
+        // Read out of order too: a lookup by name must not depend on the statement's order.
+        let mut values: Vec<SqlValue> = names
+            .iter()
+            .rev()
+            .map(|name| row.column(name).map(groupware_api::store::SqlRef::to_value))
+            .collect::<Result<_, _>>()?;
+        values.reverse();
+        Ok(values)
+    })
+    .await
+    .unwrap();
+    assert_eq!(lent, owned);
+    assert_eq!(owned.len(), 3);
+    assert_eq!(
+        owned[1][1..5],
+        [
+            SqlValue::Null,
+            SqlValue::Null,
+            SqlValue::Null,
+            SqlValue::Null
+        ]
+    );
+    assert_eq!(owned[0][2], SqlValue::Text("ünïcödé 🎉".into()));
+    assert_eq!(owned[0][5..], [SqlValue::Int(3), SqlValue::Int(6)]);
+    let missing = groupware_api::store::query_map(store.as_ref(), sql, vec![], |row| {
+        row.column("no_such_column").map(|_| ())
+    })
+    .await;
+    assert!(matches!(missing, Err(Error::Storage(_))), "{missing:?}");
 }
 
 // ---------------------------------------------------------------------------------------

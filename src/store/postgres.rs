@@ -17,6 +17,7 @@ use std::error::Error as StdError;
 use std::fmt::Write as _;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 
 use bytes::BytesMut;
@@ -27,7 +28,8 @@ use deadpool_postgres::{
 };
 use groupware_api::Error;
 use groupware_api::store::{
-    Backend, BoxFuture, Database, PoolStatus, Row, SqlValue, Store, Transaction,
+    Backend, BoxFuture, Database, PoolStatus, ReadRow, Row, RowSink, SqlRef, SqlValue, Store,
+    Transaction, column_position,
 };
 
 use super::shared::{SHARED_CONNECTIONS, Shared, Turn, shares};
@@ -247,6 +249,27 @@ impl Database for PostgresStore {
         })
     }
 
+    fn query_each<'a>(
+        &'a self,
+        sql: &'a str,
+        params: Vec<SqlValue>,
+        sink: &'a mut dyn RowSink,
+    ) -> BoxFuture<'a, Result<(), Error>> {
+        Box::pin(async move {
+            let client = self.statement_client(sql).await?;
+            let fetched = fetch(&client, sql, params).await?;
+            drop(client);
+            for row in &fetched.rows {
+                sink.row(&LentRow {
+                    row,
+                    fetched: &fetched,
+                    next: AtomicUsize::new(0),
+                })?;
+            }
+            Ok(())
+        })
+    }
+
     fn execute<'a>(
         &'a self,
         sql: &'a str,
@@ -400,37 +423,74 @@ fn as_refs(bound: &[Box<dyn ToSql + Sync + Send>]) -> Vec<&(dyn ToSql + Sync)> {
         .collect()
 }
 
-async fn run_query(
+/// A statement's rows as PostgreSQL sent them, with what reading them needs.
+struct ResultRows {
+    rows: Vec<tokio_postgres::Row>,
+    columns: Arc<[String]>,
+    /// Each column's kind, worked out once per result rather than once per row.
+    kinds: Vec<Kind>,
+}
+
+async fn fetch(
     client: &ClientWrapper,
     sql: &str,
     params: Vec<SqlValue>,
-) -> Result<Vec<Row>, Error> {
+) -> Result<ResultRows, Error> {
     let (statement, bound) = prepare(client, sql, params).await?;
     let rows = client
         .query(&statement, &as_refs(&bound))
         .await
         .map_err(pg_error)?;
-    let columns: Arc<[String]> = statement
+    let columns = statement
         .columns()
         .iter()
         .map(|column| column.name().to_owned())
         .collect();
-    // Each column's kind is worked out once per result, not once per row.
-    let kinds: Vec<Kind> = statement
+    let kinds = statement
         .columns()
         .iter()
         .map(|column| classify(column.type_()))
         .collect();
-    let mut result = Vec::with_capacity(rows.len());
-    for row in &rows {
+    Ok(ResultRows {
+        rows,
+        columns,
+        kinds,
+    })
+}
+
+async fn run_query(
+    client: &ClientWrapper,
+    sql: &str,
+    params: Vec<SqlValue>,
+) -> Result<Vec<Row>, Error> {
+    let fetched = fetch(client, sql, params).await?;
+    let mut result = Vec::with_capacity(fetched.rows.len());
+    for row in &fetched.rows {
         // Sized up front: collecting into a Result does not know the length.
-        let mut values = Vec::with_capacity(columns.len());
-        for (index, (column, kind)) in statement.columns().iter().zip(&kinds).enumerate() {
-            values.push(read_value(row, index, *kind, column)?);
+        let mut values = Vec::with_capacity(fetched.kinds.len());
+        for (index, kind) in fetched.kinds.iter().enumerate() {
+            values.push(read_ref(row, index, *kind)?.to_value());
         }
-        result.push(Row::new(Arc::clone(&columns), values));
+        result.push(Row::new(Arc::clone(&fetched.columns), values));
     }
     Ok(result)
+}
+
+/// A row lent to a [`RowSink`]: its values are read from the buffer PostgreSQL's answer
+/// arrived in, not copied into a [`Row`] first (a listing's page is ~40 KB of text).
+struct LentRow<'r> {
+    row: &'r tokio_postgres::Row,
+    fetched: &'r ResultRows,
+    /// Where the next lookup by name looks first.
+    next: AtomicUsize,
+}
+
+impl ReadRow for LentRow<'_> {
+    fn column(&self, name: &str) -> Result<SqlRef<'_>, Error> {
+        let index = column_position(&self.fetched.columns, name, &self.next)
+            .ok_or_else(|| Error::Storage(format!("result has no column {name}")))?;
+        read_ref(self.row, index, self.fetched.kinds[index])
+    }
 }
 
 async fn run_execute(
@@ -551,12 +611,8 @@ impl ToSql for PgNull {
     to_sql_checked!();
 }
 
-fn read_value(
-    row: &tokio_postgres::Row,
-    index: usize,
-    kind: Kind,
-    column: &tokio_postgres::Column,
-) -> Result<SqlValue, Error> {
+/// Column `index` of `row`, borrowed from the row where it is text or bytes.
+fn read_ref(row: &tokio_postgres::Row, index: usize, kind: Kind) -> Result<SqlRef<'_>, Error> {
     fn get<'a, T: FromSql<'a>>(
         row: &'a tokio_postgres::Row,
         index: usize,
@@ -564,18 +620,23 @@ fn read_value(
         row.try_get::<_, Option<T>>(index).map_err(pg_error)
     }
     let value = match kind {
-        Kind::Bool => get::<bool>(row, index)?.map(|flag| SqlValue::Int(i64::from(flag))),
-        Kind::Int2 => get::<i16>(row, index)?.map(|n| SqlValue::Int(i64::from(n))),
-        Kind::Int4 => get::<i32>(row, index)?.map(|n| SqlValue::Int(i64::from(n))),
-        Kind::Int8 => get::<i64>(row, index)?.map(SqlValue::Int),
-        Kind::Oid => get::<u32>(row, index)?.map(|n| SqlValue::Int(i64::from(n))),
-        Kind::Float4 => get::<f32>(row, index)?.map(|n| SqlValue::Float(f64::from(n))),
-        Kind::Float8 => get::<f64>(row, index)?.map(SqlValue::Float),
-        Kind::Numeric => get::<PgNumeric>(row, index)?.map(|numeric| numeric.0),
-        Kind::Text => get::<String>(row, index)?.map(SqlValue::Text),
-        Kind::Bytea => get::<Vec<u8>>(row, index)?.map(SqlValue::Blob),
+        Kind::Bool => get::<bool>(row, index)?.map(|flag| SqlRef::Int(i64::from(flag))),
+        Kind::Int2 => get::<i16>(row, index)?.map(|n| SqlRef::Int(i64::from(n))),
+        Kind::Int4 => get::<i32>(row, index)?.map(|n| SqlRef::Int(i64::from(n))),
+        Kind::Int8 => get::<i64>(row, index)?.map(SqlRef::Int),
+        Kind::Oid => get::<u32>(row, index)?.map(|n| SqlRef::Int(i64::from(n))),
+        Kind::Float4 => get::<f32>(row, index)?.map(|n| SqlRef::Float(f64::from(n))),
+        Kind::Float8 => get::<f64>(row, index)?.map(SqlRef::Float),
+        Kind::Numeric => match get::<PgNumeric>(row, index)? {
+            Some(PgNumeric(SqlValue::Int(n))) => Some(SqlRef::Int(n)),
+            Some(PgNumeric(SqlValue::Float(n))) => Some(SqlRef::Float(n)),
+            Some(PgNumeric(_)) | None => None,
+        },
+        Kind::Text => get::<&str>(row, index)?.map(SqlRef::Text),
+        Kind::Bytea => get::<&[u8]>(row, index)?.map(SqlRef::Blob),
         Kind::Void => None,
         Kind::Other => {
+            let column = &row.columns()[index];
             return Err(Error::Storage(format!(
                 "PostgreSQL column {} has unsupported type {}; cast it to bigint, \
                  double precision, text or bytea in the query",
@@ -584,7 +645,7 @@ fn read_value(
             )));
         }
     };
-    Ok(value.unwrap_or(SqlValue::Null))
+    Ok(value.unwrap_or(SqlRef::Null))
 }
 
 /// A `numeric` read back (what `SUM(bigint)` and `AVG` return): an `Int` when it is a
