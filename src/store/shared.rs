@@ -157,9 +157,10 @@ impl<C> Drop for Turn<'_, C> {
 /// Anything else may write, and a write's commit waits for the log flush, which would hold
 /// up the reads behind it (statements run for their effect never share).
 pub fn shares(sql: &str) -> bool {
-    sql.trim_start()
-        .get(..7)
-        .is_some_and(|head| head.eq_ignore_ascii_case("SELECT "))
+    let sql = sql.trim_start().as_bytes();
+    sql.get(..6)
+        .is_some_and(|head| head.eq_ignore_ascii_case(b"SELECT"))
+        && sql.get(6).is_some_and(u8::is_ascii_whitespace)
 }
 
 #[cfg(test)]
@@ -270,6 +271,7 @@ mod tests {
     fn only_plain_selects_share() {
         assert!(shares("SELECT 1"));
         assert!(shares("  select c.id FROM t"));
+        assert!(shares("SELECT\n  c.id\nFROM t"));
         assert!(!shares("INSERT INTO t VALUES (1) RETURNING id"));
         assert!(!shares(
             "WITH gone AS (DELETE FROM t RETURNING id) SELECT count(*) FROM gone"
