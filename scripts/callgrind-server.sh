@@ -44,17 +44,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-wait_port() {
-    for _ in $(seq 300); do
-        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "nothing listens on port $1" >&2
-    return 1
-}
+# free_port, wait_port
+source scripts/lib.sh
 
 case $BACKEND in
 sqlite) URL="sqlite://$WORK/bench.db" ;;
@@ -91,7 +82,7 @@ calls() {
     RUST_LOG=warn valgrind --tool=callgrind --callgrind-out-file="$out" "$BIN" serve \
         --listen "127.0.0.1:$port" --database "$URL" >"$WORK/valgrind.$1.log" 2>&1 &
     SERVER_PID=$!
-    wait_port "$port"
+    wait_port "$port" 30 # valgrind starts slowly
     python3 - "$port" "$WORK" 20 "$1" <<'EOF'
 import http.client, sys
 port, work, warmup, calls = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
