@@ -61,7 +61,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# free_port, wait_port
+# free_port, wait_port, fresh_database, vacuum_schema
 source scripts/lib.sh
 median() { sort -g | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
 field() { sed -n "s/.*$1=\([0-9.]*\).*/\1/p"; }
@@ -76,15 +76,7 @@ echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(uname -m) $(nproc) cores, $(grep -m1 'mode
 echo "# runs=$RUNS duration=$DURATION connections=$CONNECTIONS contacts=$CONTACTS"
 
 for backend in $BACKENDS; do
-    case $backend in
-    sqlite) URL="sqlite://$WORK/bench.db" ;;
-    postgres)
-        SCHEMA="gw_bench_http_$$"
-        psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA" >/dev/null
-        URL="$PG_URL?schema=$SCHEMA"
-        ;;
-    *) echo "unknown backend $backend" >&2; exit 1 ;;
-    esac
+    fresh_database "$backend" bench_http
     for user in bench storm; do
         echo "$PASSWORD" | RUST_LOG=warn "$BIN" user add "$user" --apps addressbook --password-stdin \
             --database "$URL" >/dev/null
@@ -98,11 +90,7 @@ for backend in $BACKENDS; do
     python3 scripts/bench_seed.py "http://127.0.0.1:$PORT/xmlrpc" bench "$PASSWORD" \
         "$CONTACTS" "$WORK" | sed "s/^/# $backend /"
     if [ "$backend" = postgres ]; then
-        # What autovacuum does within a minute of the seeding (statistics, all-visible
-        # pages); done here because it may be off (the server warns at start), and a plan
-        # made without statistics is not the one production runs.
-        tables=$(psql -Atq "$PG_URL" -c "SELECT string_agg(format('%I.%I', schemaname, tablename), ', ') FROM pg_tables WHERE schemaname = '$SCHEMA'")
-        psql -q "$PG_URL" -c "VACUUM ANALYZE $tables" >/dev/null
+        vacuum_schema # autovacuum may be off (the server warns at start)
     fi
     if [ -z "$CEILING_PORT" ]; then
         CEILING_PORT=$(free_port)

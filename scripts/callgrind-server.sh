@@ -44,18 +44,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# free_port, wait_port
+# free_port, wait_port, fresh_database, vacuum_schema
 source scripts/lib.sh
 
-case $BACKEND in
-sqlite) URL="sqlite://$WORK/bench.db" ;;
-postgres)
-    SCHEMA="gw_callgrind_$$"
-    psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA" >/dev/null
-    URL="$PG_URL?schema=$SCHEMA"
-    ;;
-*) echo "unknown backend $BACKEND" >&2; exit 1 ;;
-esac
+fresh_database "$BACKEND" callgrind
 
 PASSWORD=bench-password-1
 echo "$PASSWORD" | RUST_LOG=warn "$BIN" user add bench --apps addressbook --password-stdin \
@@ -70,8 +62,7 @@ kill "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null || true
 SERVER_PID=""
 if [ "$BACKEND" = postgres ]; then
-    tables=$(psql -Atq "$PG_URL" -c "SELECT string_agg(format('%I.%I', schemaname, tablename), ', ') FROM pg_tables WHERE schemaname = '$SCHEMA'")
-    psql -q "$PG_URL" -c "VACUUM ANALYZE $tables" >/dev/null
+    vacuum_schema
 fi
 
 # calls N -> the server's total instructions over a warm-up and N read_entries calls

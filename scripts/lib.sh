@@ -15,3 +15,33 @@ wait_port() {
     echo "nothing listens on port $1" >&2
     return 1
 }
+
+# fresh_database BACKEND NAME: sets URL to a new database for the server: the SQLite file
+# $WORK/NAME.db, or the PostgreSQL schema gw_NAME_<pid> on $PG_URL, created here (and
+# named in SCHEMA, which the caller drops; empty for SQLite)
+fresh_database() {
+    case $1 in
+    sqlite)
+        SCHEMA=""
+        URL="sqlite://$WORK/$2.db"
+        ;;
+    postgres)
+        SCHEMA="gw_$2_$$"
+        psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA" >/dev/null
+        URL="$PG_URL?schema=$SCHEMA"
+        ;;
+    *)
+        echo "unknown backend $1" >&2
+        exit 1
+        ;;
+    esac
+}
+
+# vacuum_schema: VACUUM ANALYZE every table of $SCHEMA, what autovacuum does within a minute
+# of a seeding (statistics, all-visible pages); done by hand because it may be off, and a
+# plan made without statistics is not the one production runs
+vacuum_schema() {
+    local tables
+    tables=$(psql -Atq "$PG_URL" -c "SELECT string_agg(format('%I.%I', schemaname, tablename), ', ') FROM pg_tables WHERE schemaname = '$SCHEMA'")
+    psql -q "$PG_URL" -c "VACUUM ANALYZE $tables" >/dev/null
+}

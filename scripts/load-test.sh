@@ -62,7 +62,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# free_port, wait_port
+# free_port, wait_port, fresh_database, vacuum_schema
 source scripts/lib.sh
 # start_server URL [extra serve flags...]: sets PORT and SERVER_PID.
 start_server() {
@@ -104,15 +104,7 @@ echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(uname -m) $(nproc) cores," \
 echo "# clients=$CLIENTS users=$USERS calls/session=$CALLS duration=${DURATION}s contacts/user=$CONTACTS"
 
 for backend in $BACKENDS; do
-    case $backend in
-    sqlite) URL="sqlite://$WORK/load.db" ;;
-    postgres)
-        SCHEMA="gw_load_$$"
-        psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE; CREATE SCHEMA $SCHEMA" >/dev/null
-        URL="$PG_URL?schema=$SCHEMA"
-        ;;
-    *) echo "unknown backend $backend" >&2; exit 1 ;;
-    esac
+    fresh_database "$backend" load
     for n in $(seq "$USERS"); do
         echo "$PASSWORD" | RUST_LOG=warn "$BIN" user add "load$n" --apps addressbook,calendar \
             --password-stdin --database "$URL" >/dev/null
