@@ -4,7 +4,7 @@
 //! write of its own. tokio-postgres pipelines the statements that concurrent callers send on
 //! one connection, so the server reads several in one wake-up and answers them back to
 //! back: on the HTTP benchmark this cut PostgreSQL's processor time per `read_entries`
-//! call by about a third (README, Performance).
+//! call by a fifth to a third (five paired runs; README, Performance).
 //!
 //! The price is that a statement waits for those sent before it on the same connection.
 //! So only reads share (a write's commit waits for the log flush), and a connection takes
@@ -130,7 +130,9 @@ impl<C: Clone> Shared<C> {
         })
     }
 
-    /// Makes `client` the connection of `turn`'s slot.
+    /// Makes `client` the connection of `turn`'s slot. Callers that found the slot empty
+    /// at the same moment each bring a connection of their own; the last one installed
+    /// stays, and the others go back to the pool after their statement.
     pub fn install(&self, turn: &Turn<'_, C>, client: C) {
         self.slot(turn.slot).client = Some(client);
     }
