@@ -6,6 +6,9 @@
 //! granted them in `app_grants` (app `addressbook`), and private contacts additionally need
 //! the PRIVATE bit. Writes that touch several tables run in one transaction.
 
+use std::borrow::Cow;
+use std::sync::OnceLock;
+
 use chrono::NaiveDate;
 use groupware_api::Error;
 use groupware_api::categories::{self, Usable};
@@ -649,6 +652,78 @@ async fn list_page(
     order: &[(&'static str, &'static str)],
     way: PageWay,
 ) -> Result<(Vec<Contact>, Option<i64>), Error> {
+    let plain = plain_first_page(query, books, order, way);
+    let (sql, params) = match plain {
+        Some(limit) => (
+            plain_page_statement(store.backend(), custom, order, limit),
+            vec![SqlValue::from(caller)],
+        ),
+        None => {
+            let (sql, params) =
+                page_statement(store, caller, query, custom, books, order, way).await?;
+            (Cow::Owned(sql), params)
+        }
+    };
+    // The contacts are built from the rows where the database lends them (no copy of
+    // every column first).
+    let own_only = books.len() == 1;
+    let numbered = store.backend() == Backend::Postgres && plain.is_none();
+    let mut shared = None;
+    let mut ranked = query_map(store.as_ref(), &sql, params, |row| {
+        if own_only && shared.is_none() {
+            shared = Some(row.int("shared_books")?);
+        }
+        let contact = contact_with_details(row, custom)?;
+        let position = if numbered { row.int("position")? } else { 0 };
+        Ok((position, contact))
+    })
+    .await?;
+    match store.backend() {
+        Backend::Sqlite => {
+            // Resolved once per listing: a field's place among the stock fields is not
+            // looked up by name for every comparison.
+            let keys: Vec<(SortColumn, bool)> = order
+                .iter()
+                .map(|(column, direction)| (SortColumn::named(column), *direction == "DESC"))
+                .collect();
+            let in_order = |a: &Contact, b: &Contact| {
+                keys.iter()
+                    .map(|(column, descending)| {
+                        let ordering = column.key(a).cmp(&column.key(b));
+                        if *descending {
+                            ordering.reverse()
+                        } else {
+                            ordering
+                        }
+                    })
+                    .find(|ordering| ordering.is_ne())
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            };
+            if !ranked
+                .windows(2)
+                .all(|pair| in_order(&pair[0].1, &pair[1].1).is_le())
+            {
+                ranked.sort_by(|a, b| in_order(&a.1, &b.1));
+            }
+        }
+        Backend::Postgres if numbered => ranked.sort_unstable_by_key(|(position, _)| *position),
+        Backend::Postgres => {}
+    }
+    let contacts = ranked.into_iter().map(|(_, contact)| contact).collect();
+    Ok((contacts, shared))
+}
+
+/// The statement of a page that is not a plain first page ([`plain_first_page`]), and
+/// its parameters: the caller is `$1`.
+async fn page_statement(
+    store: &Store,
+    caller: i64,
+    query: &ListQuery,
+    custom: bool,
+    books: &[(i64, i64)],
+    order: &[(&'static str, &'static str)],
+    way: PageWay,
+) -> Result<(String, Vec<SqlValue>), Error> {
     let walk = match way {
         PageWay::Walk(rows) => Some(rows),
         PageWay::Planned | PageWay::SortedChanges | PageWay::NameOrderSearch => None,
@@ -795,12 +870,9 @@ async fn list_page(
     // there the two integers are written into the text and the statement cache (bounded)
     // keeps one statement per page. PostgreSQL's statement cache is unbounded, so it keeps
     // them as parameters.
-    // A plain first page writes its limit in its own text (and binds no page bounds:
-    // PostgreSQL refuses a parameter its statement does not use).
-    let plain = plain_first_page(query, books, order, way);
     let (limit, offset) = match store.backend() {
-        Backend::Postgres if plain.is_none() => (binder.bind(limit), binder.bind(offset)),
-        _ => (limit.to_string(), offset.to_string()),
+        Backend::Postgres => (binder.bind(limit), binder.bind(offset)),
+        Backend::Sqlite => (limit.to_string(), offset.to_string()),
     };
     // The page is chosen on narrow rows (id and sort keys) and only its rows are read in
     // full: sorting thousands of text matches stays in memory. The page carries its sort
@@ -833,10 +905,7 @@ async fn list_page(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let page = if plain.is_some() {
-        // Not used: the plain page is its own statement.
-        String::new()
-    } else if let (Some(search), Some(phrase)) = (name_order, &name_order_phrase) {
+    let page = if let (Some(search), Some(phrase)) = (name_order, &name_order_phrase) {
         name_order_page(
             search,
             &NameOrderPage {
@@ -883,37 +952,27 @@ async fn list_page(
             },
         )
     };
-    let own_only = books.len() == 1;
-    let shared_count = if own_only {
-        format!(
-            ", (SELECT count(*) FROM app_grants WHERE app = '{APP}' AND grantee = {me} \
-             AND owner <> {me} AND (rights & {read}) <> 0) AS shared_books",
-            read = rights::READ
-        )
+    let shared_count = if books.len() == 1 {
+        shared_books_column(&me)
     } else {
         String::new()
     };
     let columns = CONTACT_COLUMNS;
     let details = detail_columns(store.backend(), custom);
-    let sql = match (store.backend(), plain) {
-        (_, Some(first)) => format!(
-            "SELECT {columns}, {rights_column} AS rights{details}{shared_count} \
-             FROM addressbook_contacts c WHERE {conditions} ORDER BY {order} LIMIT {first}",
-            order = order_by("c"),
-        ),
+    let sql = match store.backend() {
         // The page (a subquery with LIMIT, so never flattened) is the outer loop of the
         // join and yields its rows in order; the order is checked (and, should SQLite
         // ever change its plan, restored) in Rust on the contacts' own values, compared
         // as SQLite's BINARY collation compares them ([`SortKey`]). Numbering the
         // page with row_number() made SQLite build and tear down two temporary tables
         // per page (~10 % of the call).
-        (Backend::Sqlite, _) => format!(
+        Backend::Sqlite => format!(
             "SELECT {columns}, {rights_column} AS rights{details}{shared_count} \
              FROM ({page}) page CROSS JOIN addressbook_contacts c ON c.id = page.page_id"
         ),
         // PostgreSQL's text order is its collation's, which Rust cannot repeat: there the
         // page numbers its rows (over at most a page of narrow rows).
-        (Backend::Postgres, None) => {
+        Backend::Postgres => {
             let page_order = page_order("page.");
             format!(
                 "SELECT {columns}, {rights_column} AS rights{details}, ranked.position AS \
@@ -924,52 +983,97 @@ async fn list_page(
             )
         }
     };
-    // The contacts are built from the rows where the database lends them (no copy of
-    // every column first).
-    let numbered = store.backend() == Backend::Postgres && plain.is_none();
-    let mut shared = None;
-    let mut ranked = query_map(store.as_ref(), &sql, binder.params, |row| {
-        if own_only && shared.is_none() {
-            shared = Some(row.int("shared_books")?);
-        }
-        let contact = contact_with_details(row, custom)?;
-        let position = if numbered { row.int("position")? } else { 0 };
-        Ok((position, contact))
-    })
-    .await?;
-    match store.backend() {
-        Backend::Sqlite => {
-            // Resolved once per listing: a field's place among the stock fields is not
-            // looked up by name for every comparison.
-            let keys: Vec<(SortColumn, bool)> = order
-                .iter()
-                .map(|(column, direction)| (SortColumn::named(column), *direction == "DESC"))
-                .collect();
-            let in_order = |a: &Contact, b: &Contact| {
-                keys.iter()
-                    .map(|(column, descending)| {
-                        let ordering = column.key(a).cmp(&column.key(b));
-                        if *descending {
-                            ordering.reverse()
-                        } else {
-                            ordering
-                        }
-                    })
-                    .find(|ordering| ordering.is_ne())
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            };
-            if !ranked
-                .windows(2)
-                .all(|pair| in_order(&pair[0].1, &pair[1].1).is_le())
-            {
-                ranked.sort_by(|a, b| in_order(&a.1, &b.1));
-            }
-        }
-        Backend::Postgres if numbered => ranked.sort_unstable_by_key(|(position, _)| *position),
-        Backend::Postgres => {}
+    Ok((sql, binder.params))
+}
+
+/// `, (…) AS shared_books`: how many other addressbooks caller `me` may read, carried by
+/// a listing of its own addressbook alone (a client shows whether there are others).
+fn shared_books_column(me: &str) -> String {
+    format!(
+        ", (SELECT count(*) FROM app_grants WHERE app = '{APP}' AND grantee = {me} \
+         AND owner <> {me} AND (rights & {read}) <> 0) AS shared_books",
+        read = rights::READ
+    )
+}
+
+/// The statement of a plain first page ([`PLAIN_FIRST_PAGE_MAX`]) of the caller's own
+/// addressbook (`$1`, its only parameter), `limit` contacts in `order`.
+pub fn plain_page_sql(
+    backend: Backend,
+    custom: bool,
+    order: &[(&str, &str)],
+    limit: u64,
+) -> String {
+    let order: Vec<String> = order
+        .iter()
+        .map(|(column, direction)| format!("c.{column} {direction}"))
+        .collect();
+    format!(
+        "SELECT {CONTACT_COLUMNS}, {all} AS rights{details}{shared_count} \
+         FROM addressbook_contacts c WHERE c.owner = $1 AND c.tid = 'n' \
+         ORDER BY {order} LIMIT {limit}",
+        all = rights::ALL,
+        details = detail_columns(backend, custom),
+        shared_count = shared_books_column("$1"),
+        order = order.join(", "),
+    )
+}
+
+/// How many plain first-page statements there can be: per backend, with or without
+/// custom values, each order of [`WALKABLE_ORDERS`] either way, each limit.
+const PLAIN_PAGE_SHAPES: usize = 2 * 2 * WALKABLE_ORDERS.len() * 2 * PLAIN_FIRST_PAGE_MAX as usize;
+
+/// The plain first-page statements written so far, one slot per shape
+/// ([`plain_page_slot`]). A listing is the hot call of every sync client, and writing its
+/// text anew each time cost ~15 k instructions of a ~600 k call; the shapes are few and
+/// fixed, so the slots need no eviction and no lock once written.
+static PLAIN_PAGES: [OnceLock<String>; PLAIN_PAGE_SHAPES] =
+    [const { OnceLock::new() }; PLAIN_PAGE_SHAPES];
+
+/// The slot of a plain first page's shape in [`PLAIN_PAGES`], or `None` for a shape that
+/// is not one ([`plain_first_page`] admits none such).
+fn plain_page_slot(
+    backend: Backend,
+    custom: bool,
+    order: &[(&str, &str)],
+    limit: u64,
+) -> Option<usize> {
+    let columns: Vec<&str> = order.iter().map(|(column, _)| *column).collect();
+    let order_index = WALKABLE_ORDERS
+        .iter()
+        .position(|walkable| *walkable == columns.as_slice())?;
+    let descending = match order.first()?.1 {
+        "ASC" => false,
+        "DESC" => true,
+        _ => return None,
+    };
+    if order.iter().any(|(_, direction)| *direction != order[0].1) {
+        return None;
     }
-    let contacts = ranked.into_iter().map(|(_, contact)| contact).collect();
-    Ok((contacts, shared))
+    let limit = usize::try_from(limit).ok()?;
+    if !(1..=PLAIN_FIRST_PAGE_MAX as usize).contains(&limit) {
+        return None;
+    }
+    let mut slot = usize::from(backend == Backend::Postgres);
+    slot = slot * 2 + usize::from(custom);
+    slot = slot * WALKABLE_ORDERS.len() + order_index;
+    slot = slot * 2 + usize::from(descending);
+    Some(slot * PLAIN_FIRST_PAGE_MAX as usize + (limit - 1))
+}
+
+/// [`plain_page_sql`], written once per shape.
+fn plain_page_statement(
+    backend: Backend,
+    custom: bool,
+    order: &[(&str, &str)],
+    limit: u64,
+) -> Cow<'static, str> {
+    match plain_page_slot(backend, custom, order, limit) {
+        Some(slot) => Cow::Borrowed(
+            PLAIN_PAGES[slot].get_or_init(|| plain_page_sql(backend, custom, order, limit)),
+        ),
+        None => Cow::Owned(plain_page_sql(backend, custom, order, limit)),
+    }
 }
 
 /// What [`name_order_page`] builds its statement from.
@@ -1861,6 +1965,79 @@ mod tests {
     fn fts_phrases_quote_everything() {
         assert_eq!(fts_phrase("abc"), "\"abc\"");
         assert_eq!(fts_phrase("say \"hi\" OR x*"), "\"say \"\"hi\"\" OR x*\"");
+    }
+
+    /// Every order a plain first page can take, each way.
+    fn plain_orders() -> Vec<Vec<(&'static str, &'static str)>> {
+        WALKABLE_ORDERS
+            .iter()
+            .flat_map(|columns| {
+                ["ASC", "DESC"]
+                    .map(|direction| columns.iter().map(|column| (*column, direction)).collect())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_plain_page_shape_has_a_slot_of_its_own() {
+        let mut taken = vec![false; PLAIN_PAGE_SHAPES];
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            for custom in [false, true] {
+                for order in plain_orders() {
+                    for limit in 1..=PLAIN_FIRST_PAGE_MAX {
+                        let slot = plain_page_slot(backend, custom, &order, limit)
+                            .unwrap_or_else(|| panic!("no slot for {order:?} {limit}"));
+                        assert!(!taken[slot], "slot {slot} given twice");
+                        taken[slot] = true;
+                    }
+                }
+            }
+        }
+        assert!(taken.iter().all(|taken| *taken));
+    }
+
+    #[test]
+    fn shapes_that_are_not_plain_pages_have_no_slot() {
+        let family = [("n_family", "ASC"), ("n_given", "ASC"), ("id", "ASC")];
+        let slot =
+            |order: &[(&str, &str)], limit| plain_page_slot(Backend::Sqlite, false, order, limit);
+        assert!(slot(&family, 25).is_some());
+        assert_eq!(slot(&family, 0), None);
+        assert_eq!(slot(&family, PLAIN_FIRST_PAGE_MAX + 1), None);
+        let mixed = [("n_family", "ASC"), ("n_given", "DESC"), ("id", "ASC")];
+        assert_eq!(slot(&mixed, 25), None);
+        assert_eq!(slot(&[("email", "ASC"), ("id", "ASC")], 25), None);
+        assert_eq!(slot(&[], 25), None);
+    }
+
+    #[test]
+    fn a_written_plain_page_is_the_statement_for_its_shape() {
+        for backend in [Backend::Sqlite, Backend::Postgres] {
+            for custom in [false, true] {
+                for order in plain_orders() {
+                    for limit in [1, 25, PLAIN_FIRST_PAGE_MAX] {
+                        let fresh = plain_page_sql(backend, custom, &order, limit);
+                        // Twice: the first call writes the slot, the second reads it.
+                        for _ in 0..2 {
+                            let statement = plain_page_statement(backend, custom, &order, limit);
+                            assert!(matches!(statement, Cow::Borrowed(_)));
+                            assert_eq!(statement, fresh);
+                        }
+                    }
+                }
+            }
+        }
+        let family = [("n_family", "DESC"), ("n_given", "DESC"), ("id", "DESC")];
+        let sql = plain_page_sql(Backend::Postgres, false, &family, 25);
+        assert!(
+            sql.ends_with(
+                "FROM addressbook_contacts c WHERE c.owner = $1 AND c.tid = 'n' \
+                 ORDER BY c.n_family DESC, c.n_given DESC, c.id DESC LIMIT 25"
+            ),
+            "{sql}"
+        );
+        assert!(!sql.contains("custom_list") && sql.contains("AS shared_books"));
+        assert!(plain_page_sql(Backend::Sqlite, true, &family, 25).contains("custom_list"));
     }
 
     #[test]

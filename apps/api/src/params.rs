@@ -142,7 +142,9 @@ fn got(value: &Value) -> &'static str {
 }
 
 /// Converts one value, naming `what` (e.g. "parameter 1" or "member 'id'") in the error.
-pub fn convert<T: FromValue>(value: &Value, what: &str) -> Result<T, Error> {
+/// `what` is written only into an error: callers pass `format_args!`, so a value that
+/// converts costs no formatting.
+pub fn convert<T: FromValue>(value: &Value, what: impl std::fmt::Display) -> Result<T, Error> {
     T::from_value(value).ok_or_else(|| {
         Error::InvalidParams(format!(
             "{what}: wanted {}, got {}",
@@ -193,14 +195,14 @@ impl Params {
             .0
             .get(index)
             .ok_or_else(|| Error::ParamCount(format!("parameter {} is missing", index + 1)))?;
-        convert(value, &format!("parameter {}", index + 1))
+        convert(value, format_args!("parameter {}", index + 1))
     }
 
     /// The parameter at `index` if present, converted.
     pub fn optional<T: FromValue>(&self, index: usize) -> Result<Option<T>, Error> {
         match self.0.get(index) {
             None | Some(Value::Nil) => Ok(None),
-            Some(value) => convert(value, &format!("parameter {}", index + 1)).map(Some),
+            Some(value) => convert(value, format_args!("parameter {}", index + 1)).map(Some),
         }
     }
 
@@ -233,13 +235,13 @@ impl StructExt for Struct {
         let value = self
             .get(name)
             .ok_or_else(|| Error::InvalidParams(format!("member '{name}' is missing")))?;
-        convert(value, &format!("member '{name}'"))
+        convert(value, format_args!("member '{name}'"))
     }
 
     fn optional_member<T: FromValue>(&self, name: &str) -> Result<Option<T>, Error> {
         match self.get(name) {
             None | Some(Value::Nil) => Ok(None),
-            Some(value) => convert(value, &format!("member '{name}'")).map(Some),
+            Some(value) => convert(value, format_args!("member '{name}'")).map(Some),
         }
     }
 }
