@@ -720,7 +720,7 @@ fn category_input(value: &Value) -> Result<CategoryInput, Error> {
         Value::Struct(members) => members
             .iter()
             .map(|(key, name)| {
-                convert::<String>(name, &format!("member 'cat_id' entry {key:?}"))
+                convert::<String>(name, format_args!("member 'cat_id' entry {key:?}"))
                     .map(|name| (key.to_string(), name))
             })
             .collect::<Result<_, _>>()
@@ -750,7 +750,7 @@ fn changes_from_struct(
     let mut changes = ContactChanges::default();
     for (name, value) in members {
         let text = |value: &Value| -> Result<String, Error> {
-            let text = convert::<String>(value, &format!("member '{name}'"))?;
+            let text = convert::<String>(value, format_args!("member '{name}'"))?;
             model::validate_text(name, &text)?;
             Ok(text)
         };
@@ -941,7 +941,7 @@ async fn set_grants(ctx: Ctx, params: Params) -> Result<Value, Error> {
     let store = ctx.store()?;
     let mut changes = Vec::with_capacity(members.len());
     for (grantee, granted) in &members {
-        let granted = convert::<i64>(granted, &format!("member '{grantee}'"))?;
+        let granted = convert::<i64>(granted, format_args!("member '{grantee}'"))?;
         if !(0..=rights::ALL).contains(&granted) {
             return Err(Error::invalid(format!(
                 "member '{grantee}': rights must be between 0 and {}",

@@ -271,14 +271,17 @@ pub fn pairs_from_value(value: &Value, member: &str) -> Result<Vec<(String, Stri
         Value::Struct(members) => members
             .iter()
             .map(|(key, name)| {
-                crate::params::convert::<String>(name, &format!("member '{member}' entry {key:?}"))
-                    .map(|name| (key.to_string(), name))
+                crate::params::convert::<String>(
+                    name,
+                    format_args!("member '{member}' entry {key:?}"),
+                )
+                .map(|name| (key.to_string(), name))
             })
             .collect(),
         Value::Array(items) => items
             .iter()
             .map(|item| {
-                crate::params::convert::<String>(item, &format!("member '{member}' item"))
+                crate::params::convert::<String>(item, format_args!("member '{member}' item"))
                     .map(|name| (String::new(), name))
             })
             .collect(),

@@ -79,7 +79,7 @@ pub async fn get(store: &Store, app: &str, owner: i64) -> Result<Value, Error> {
 pub async fn set(store: &Store, app: &str, owner: i64, members: &Struct) -> Result<(), Error> {
     let mut changes = Vec::with_capacity(members.len());
     for (grantee, granted) in members {
-        let granted = convert::<i64>(granted, &format!("member '{grantee}'"))?;
+        let granted = convert::<i64>(granted, format_args!("member '{grantee}'"))?;
         if !(0..=rights::ALL).contains(&granted) {
             return Err(Error::invalid(format!(
                 "member '{grantee}': rights must be between 0 and {}",

@@ -362,7 +362,7 @@ fn ids_value(value: &Value, what: &str) -> Result<Vec<i64>, Error> {
     match value {
         Value::Array(items) => items
             .iter()
-            .map(|item| convert::<i64>(item, &format!("{what} item")))
+            .map(|item| convert::<i64>(item, format_args!("{what} item")))
             .collect(),
         Value::Struct(members) => Ok(vec![members.member::<i64>("id")?]),
         other => Ok(vec![convert::<i64>(other, what)?]),
@@ -769,7 +769,7 @@ fn participants_input(value: &Value) -> Result<Vec<ParticipantInput>, Error> {
             ),
             other => {
                 let text =
-                    convert::<String>(other, &format!("member 'participants' entry {key:?}"))?;
+                    convert::<String>(other, format_args!("member 'participants' entry {key:?}"))?;
                 // eGroupWare's internal form is the status letter, optionally after a
                 // quantity prefix; the last letter is the status.
                 let letter = text.chars().last().map(String::from).unwrap_or_default();
@@ -804,7 +804,7 @@ fn alarms_input(value: &Value, zone: Tz) -> Result<Vec<AlarmInput>, Error> {
     };
     let mut inputs = Vec::with_capacity(members.len());
     for (key, details) in members {
-        let fields: Struct = convert(details, &format!("member 'alarm' entry {key:?}"))?;
+        let fields: Struct = convert(details, format_args!("member 'alarm' entry {key:?}"))?;
         inputs.push(AlarmInput {
             offset: fields.optional_member::<i64>("offset")?,
             time: time_member(&fields, "time", zone)?,
@@ -820,7 +820,7 @@ fn changes_from_struct(members: &Struct, zone: Tz) -> Result<EventChanges, Error
     let mut changes = EventChanges::default();
     for (name, value) in members {
         let text = |value: &Value| -> Result<String, Error> {
-            let text = convert::<String>(value, &format!("member '{name}'"))?;
+            let text = convert::<String>(value, format_args!("member '{name}'"))?;
             validate_text(name, &text)?;
             Ok(text)
         };

@@ -227,7 +227,7 @@ fn member<'a>(members: &'a Struct, name: &str) -> Option<&'a Value> {
 fn text_of(members: &Struct, name: &str) -> Result<String, Error> {
     match member(members, name) {
         None | Some(Value::Nil) => Ok(String::new()),
-        Some(value) => convert::<String>(value, &format!("member '{name}'")),
+        Some(value) => convert::<String>(value, format_args!("member '{name}'")),
     }
 }
 
@@ -344,7 +344,7 @@ fn optional_count(members: &Struct, name: &str) -> Result<Option<u64>, Error> {
         None | Some(Value::Nil) => Ok(None),
         Some(Value::String(text)) if text.trim().is_empty() => Ok(None),
         Some(value) => {
-            let number = convert::<i64>(value, &format!("member '{name}'"))?;
+            let number = convert::<i64>(value, format_args!("member '{name}'"))?;
             u64::try_from(number).map(Some).map_err(|_| {
                 Error::invalid(format!(
                     "member '{name}': must not be negative, got {number}"

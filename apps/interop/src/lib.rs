@@ -170,7 +170,7 @@ fn stooge_sum(members: &Struct, what: &str) -> Result<i64, Error> {
         let value = members
             .get(name)
             .ok_or_else(|| Error::invalid(format!("{what}: member '{name}' is missing")))?;
-        let number: i64 = convert(value, &format!("{what}: member '{name}'"))?;
+        let number: i64 = convert(value, format_args!("{what}: member '{name}'"))?;
         sum = sum
             .checked_add(number)
             .ok_or_else(|| Error::invalid(format!("{what}: the sum overflows 64 bits")))?;
@@ -187,7 +187,7 @@ async fn array_of_structs_test(_ctx: Ctx, params: Params) -> Result<Value, Error
         let value = members
             .get("curly")
             .ok_or_else(|| Error::invalid(format!("{what}: member 'curly' is missing")))?;
-        let curly: i64 = convert(value, &format!("{what}: member 'curly'"))?;
+        let curly: i64 = convert(value, format_args!("{what}: member 'curly'"))?;
         sum = sum
             .checked_add(curly)
             .ok_or_else(|| Error::invalid("the sum of the curly members overflows 64 bits"))?;
@@ -238,7 +238,7 @@ async fn moderate_size_array_check(_ctx: Ctx, params: Params) -> Result<Value, E
     let items: Vec<Value> = params.single()?;
     let mut strings = Vec::with_capacity(items.len());
     for (index, item) in items.iter().enumerate() {
-        let text: String = convert(item, &format!("parameter 1, element {}", index + 1))?;
+        let text: String = convert(item, format_args!("parameter 1, element {}", index + 1))?;
         strings.push(text);
     }
     match (strings.first(), strings.last()) {
