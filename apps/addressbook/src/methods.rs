@@ -546,11 +546,14 @@ impl WriteValue for Listing {
     }
 }
 
+/// Whether a listing that asked for `fields` (all when `None`) wants member `name`; a
+/// custom field may also be asked for as `#name`. Runs for every member of every record,
+/// so it compares in place rather than writing `#name` out.
 fn selected(fields: Option<&[String]>, name: &str) -> bool {
     fields.is_none_or(|names| {
         names
             .iter()
-            .any(|wanted| wanted == name || wanted == &format!("#{name}"))
+            .any(|wanted| wanted == name || wanted.strip_prefix('#') == Some(name))
     })
 }
 
@@ -963,6 +966,28 @@ async fn set_grants(ctx: Ctx, params: Params) -> Result<Value, Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_field_is_selected_by_its_name_or_as_a_custom_field() {
+        let wanted = [
+            "n_given".to_owned(),
+            "#shoe size".to_owned(),
+            "#".to_owned(),
+        ];
+        let selected = |name: &str| selected(Some(&wanted), name);
+        assert!(selected("n_given"));
+        assert!(selected("shoe size"));
+        assert!(
+            selected("#shoe size"),
+            "a name given with its # matches as written"
+        );
+        assert!(selected(""), "`#` alone names the empty custom field");
+        assert!(!selected("n_family"));
+        assert!(!selected("shoe"));
+        assert!(!selected("#n_given"));
+        assert!(super::selected(None, "anything"));
+        assert!(!super::selected(Some(&[]), "n_given"));
+    }
 
     #[test]
     fn every_alias_is_registered_once() {
