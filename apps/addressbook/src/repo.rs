@@ -184,7 +184,14 @@ async fn list_in_books(
     books: &[(i64, i64)],
 ) -> Result<(Vec<Contact>, Option<i64>), Error> {
     let order = listing_order(query);
-    let page = |way: PageWay| list_page(store, caller, query, custom, books, &order, way);
+    let listing = Listing {
+        caller,
+        query,
+        custom,
+        books,
+        order: &order,
+    };
+    let page = |way: PageWay| list_page(store, listing, way);
     if name_order_search(query, &order, books, store.backend()).is_some() {
         // It costs what the matches up to the page's end cost: ~0.6 ms for a page of 50
         // over a million contacts, in the index's own order or not. A walk of the order
@@ -641,32 +648,41 @@ pub fn order_walk_sql(owner: &str, order: &[(&str, &str)], rows: u64, columns: &
     )
 }
 
+/// What one listing asks for, shared by each of its runs ([`list_page`]).
+#[derive(Clone, Copy)]
+struct Listing<'a> {
+    caller: i64,
+    query: &'a ListQuery,
+    /// Whether the records carry custom fields.
+    custom: bool,
+    /// The addressbooks read, with the rights the caller holds on each.
+    books: &'a [(i64, i64)],
+    /// The listing's order made total ([`listing_order`]).
+    order: &'a [(&'static str, &'static str)],
+}
+
 /// One run of a listing: through the text index (`walk` is `None`) or over the first
 /// `walk` contacts in order.
 async fn list_page(
     store: &Store,
-    caller: i64,
-    query: &ListQuery,
-    custom: bool,
-    books: &[(i64, i64)],
-    order: &[(&'static str, &'static str)],
+    listing: Listing<'_>,
     way: PageWay,
 ) -> Result<(Vec<Contact>, Option<i64>), Error> {
-    let plain = plain_first_page(query, books, order, way);
+    let Listing { custom, order, .. } = listing;
+    let plain = plain_first_page(listing.query, listing.books, order, way);
     let (sql, params) = match plain {
         Some(limit) => (
             plain_page_statement(store.backend(), custom, order, limit),
-            vec![SqlValue::from(caller)],
+            vec![SqlValue::from(listing.caller)],
         ),
         None => {
-            let (sql, params) =
-                page_statement(store, caller, query, custom, books, order, way).await?;
+            let (sql, params) = page_statement(store, listing, way).await?;
             (Cow::Owned(sql), params)
         }
     };
     // The contacts are built from the rows where the database lends them (no copy of
     // every column first).
-    let own_only = books.len() == 1;
+    let own_only = listing.books.len() == 1;
     let numbered = store.backend() == Backend::Postgres && plain.is_none();
     let mut shared = None;
     let mut ranked = query_map(store.as_ref(), &sql, params, |row| {
@@ -717,13 +733,16 @@ async fn list_page(
 /// its parameters: the caller is `$1`.
 async fn page_statement(
     store: &Store,
-    caller: i64,
-    query: &ListQuery,
-    custom: bool,
-    books: &[(i64, i64)],
-    order: &[(&'static str, &'static str)],
+    listing: Listing<'_>,
     way: PageWay,
 ) -> Result<(String, Vec<SqlValue>), Error> {
+    let Listing {
+        caller,
+        query,
+        custom,
+        books,
+        order,
+    } = listing;
     let walk = match way {
         PageWay::Walk(rows) => Some(rows),
         PageWay::Planned | PageWay::SortedChanges | PageWay::NameOrderSearch => None,
