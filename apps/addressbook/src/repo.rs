@@ -1173,16 +1173,25 @@ fn name_order_page(search: NameOrderSearch, page: &NameOrderPage<'_>) -> Result<
         .collect();
     let boundary_values: Vec<String> = (0..group.len()).map(|index| format!("g{index}")).collect();
     let group_c: Vec<String> = group.iter().map(|column| format!("c.{column}")).collect();
-    let reverse = if search.descending { "ASC" } else { "DESC" };
+    // The head holds every match up to its last key, so a match of the last group that
+    // is not in the head is one beyond that key: one comparison instead of a lookup in
+    // the head's ids (a temporary index over 10,000 of them for a page at row 10,000),
+    // and the last key is an aggregate instead of a sort of the head.
+    let (last, beyond) = if search.descending {
+        ("min", "<")
+    } else {
+        ("max", ">")
+    };
     let columns = format!("c.id AS page_id{key_columns}{carried}");
     Ok(format!(
         "WITH head AS MATERIALIZED (SELECT s.rowid AS k, {columns} {head} \
          ORDER BY s.rowid {direction} LIMIT {end}) \
          SELECT * FROM (SELECT * FROM head UNION ALL \
          SELECT NULL AS k, {columns} FROM addressbook_contacts c \
-         WHERE ({group_c}) = (SELECT {boundary_values} FROM head ORDER BY k {reverse} LIMIT 1) \
+         WHERE ({group_c}) = (SELECT {boundary_values} FROM head \
+         WHERE k = (SELECT {last}(k) FROM head)) \
          AND (SELECT count(*) FROM head) = {end} \
-         AND c.id NOT IN (SELECT page_id FROM head) AND {conditions}) \
+         AND c.order_key {beyond} (SELECT {last}(k) FROM head) AND {conditions}) \
          ORDER BY {page_order} LIMIT {limit} OFFSET {offset}",
         head = matches(&band),
         group_c = group_c.join(", "),
