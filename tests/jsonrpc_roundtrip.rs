@@ -1,5 +1,6 @@
 //! Property test: any value the model can hold survives the JSON-RPC codec unchanged, as a
-//! parameter (request → `Call`) and as a result (reply → value).
+//! parameter (request → `Call`) and as a result (reply → value); and a reply's text is what
+//! serde_json would write for it.
 
 use chrono::{DateTime, NaiveDateTime};
 use groupware::codec::jsonrpc::{self, Body, RawParams, Version};
@@ -52,7 +53,8 @@ fn value() -> impl Strategy<Value = Value> {
 
 /// Encodes `value` as a result, then sends that JSON back as a request's only parameter.
 fn round_trip(value: &Value) -> Value {
-    let reply = jsonrpc::encode_reply(Version::V2, json!(1), &Ok(value.clone()));
+    let text = jsonrpc::encode_reply(Version::V2, &json!(1), &Ok(value.clone()));
+    let reply: serde_json::Value = serde_json::from_str(&text).expect("the reply is JSON");
     let request = json!({"jsonrpc": "2.0", "method": "echo", "params": [reply["result"]], "id": 1});
     let Ok(Body::Single(request)) = jsonrpc::decode_body(request.to_string().as_bytes()) else {
         panic!("not a single request: {request}");
@@ -69,6 +71,19 @@ proptest! {
     #[test]
     fn every_value_round_trips(original in value()) {
         prop_assert_eq!(round_trip(&original), original);
+    }
+
+    /// The reply is written directly, not through a serde_json tree; its text must be
+    /// what serde_json writes for the tree, byte for byte.
+    #[test]
+    fn replies_are_the_text_serde_json_writes(original in value()) {
+        let reply = jsonrpc::encode_reply(Version::V2, &json!(7), &Ok(original.clone()));
+        let tree = json!({
+            "jsonrpc": "2.0",
+            "result": jsonrpc::value_to_json(&original, 1).expect("encodes"),
+            "id": 7,
+        });
+        prop_assert_eq!(reply, tree.to_string());
     }
 }
 

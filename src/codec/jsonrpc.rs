@@ -18,13 +18,13 @@ use groupware_api::{Fault, Struct, Value};
 use serde_json::{Map, Number, Value as Json};
 
 use super::xmlrpc::MAX_VALUE_DEPTH;
-use super::{datetime, is_valid_method_name};
+use super::{datetime, is_valid_method_name, json_writer};
 
 /// Most requests one batch may carry (the same bound as `system.multicall`).
 pub const MAX_BATCH: usize = crate::dispatch::MAX_MULTICALL;
 
 /// The member that marks a typed value (Trac's convention).
-const CLASS_HINT: &str = "__jsonclass__";
+pub(crate) const CLASS_HINT: &str = "__jsonclass__";
 
 /// Longest JSONP callback name accepted.
 const MAX_CALLBACK_LEN: usize = 128;
@@ -375,42 +375,55 @@ fn typed_to_json(kind: &str, payload: String) -> Json {
     Json::Object(object)
 }
 
-/// The reply to one request: its result, or its fault as `{code, message}`.
+/// The reply to one request, as JSON text: its result, or its fault as
+/// `{code, message}`. Written directly ([`json_writer`]), not through a `serde_json`
+/// tree; members in the order serde_json's tree would keep them.
 ///
 /// A result JSON cannot carry becomes error -32603.
-pub fn encode_reply(version: Version, id: Json, result: &Result<Value, Fault>) -> Json {
-    let encoded = match result {
-        Ok(value) => value_to_json(value, 1),
+pub fn encode_reply(version: Version, id: &Json, result: &Result<Value, Fault>) -> String {
+    let mut out = String::with_capacity(64);
+    out.push('{');
+    if version == Version::V2 {
+        out.push_str("\"jsonrpc\":\"2.0\",");
+    }
+    let written = match result {
+        Ok(value) => {
+            out.push_str("\"result\":");
+            let before = out.len();
+            let written = json_writer::write_value(&mut out, value, 1);
+            if written.is_err() {
+                out.truncate(before - "\"result\":".len());
+            }
+            written
+        }
         Err(fault) => Err(fault.clone()),
     };
-    let mut object = Map::new();
-    if version == Version::V2 {
-        object.insert("jsonrpc".into(), Json::from("2.0"));
-    }
-    match encoded {
-        Ok(result) => {
-            object.insert("result".into(), result);
+    match written {
+        Ok(()) => {
             if version == Version::V1 {
-                object.insert("error".into(), Json::Null);
+                out.push_str(",\"error\":null");
             }
         }
         Err(fault) => {
             if version == Version::V1 {
-                object.insert("result".into(), Json::Null);
+                out.push_str("\"result\":null,");
             }
-            let mut error = Map::new();
-            error.insert("code".into(), Json::from(fault.code));
-            error.insert("message".into(), Json::String(fault.message));
-            object.insert("error".into(), Json::Object(error));
+            out.push_str("\"error\":{\"code\":");
+            out.push_str(itoa::Buffer::new().format(fault.code));
+            out.push_str(",\"message\":");
+            json_writer::write_str(&mut out, &fault.message);
+            out.push('}');
         }
     }
-    object.insert("id".into(), id);
-    Json::Object(object)
+    out.push_str(",\"id\":");
+    out.push_str(&id.to_string());
+    out.push('}');
+    out
 }
 
 /// The reply to a body that could not be read at all (2.0 form, id `null`).
 pub fn encode_body_error(fault: &Fault) -> String {
-    encode_reply(Version::V2, Json::Null, &Err(fault.clone())).to_string()
+    encode_reply(Version::V2, &Json::Null, &Err(fault.clone()))
 }
 
 /// Whether a JSONP callback name is safe to echo: `[A-Za-z0-9_.\[\]]`, 1 to 128 bytes.
@@ -639,26 +652,51 @@ mod tests {
 
     #[test]
     fn replies_in_both_forms() {
-        let ok = encode_reply(Version::V2, json!(1), &Ok(Value::Int(5)));
+        let reply = |version, id: Json, result| {
+            let text = encode_reply(version, &id, &result);
+            let parsed: Json = serde_json::from_str(&text).expect("valid JSON");
+            // Compact, members in order: what serde_json writes for the same tree.
+            assert_eq!(text, parsed.to_string());
+            parsed
+        };
+        let ok = reply(Version::V2, json!(1), Ok(Value::Int(5)));
         assert_eq!(ok, json!({"jsonrpc": "2.0", "result": 5, "id": 1}));
-        let error = encode_reply(
+        assert_eq!(
+            encode_reply(Version::V2, &json!(1), &Ok(Value::Int(5))),
+            r#"{"jsonrpc":"2.0","result":5,"id":1}"#
+        );
+        let error = reply(
             Version::V2,
             json!("a"),
-            &Err(Fault::new(1001, "Session expired")),
+            Err(Fault::new(1001, "Session \"expired\"")),
         );
         assert_eq!(
             error,
-            json!({"jsonrpc": "2.0", "error": {"code": 1001, "message": "Session expired"}, "id": "a"})
+            json!({"jsonrpc": "2.0", "error": {"code": 1001, "message": "Session \"expired\""}, "id": "a"})
         );
-        let ok = encode_reply(Version::V1, json!(1), &Ok(Value::Nil));
+        let ok = reply(Version::V1, json!(1), Ok(Value::Nil));
         assert_eq!(ok, json!({"result": null, "error": null, "id": 1}));
-        let error = encode_reply(Version::V1, json!(1), &Err(Fault::new(-32601, "x")));
+        assert_eq!(
+            encode_reply(Version::V1, &json!(1), &Ok(Value::Nil)),
+            r#"{"result":null,"error":null,"id":1}"#
+        );
+        let error = reply(Version::V1, json!(1), Err(Fault::new(-32601, "x")));
         assert_eq!(
             error,
             json!({"result": null, "error": {"code": -32601, "message": "x"}, "id": 1})
         );
-        let nan = encode_reply(Version::V2, json!(1), &Ok(Value::Double(f64::NAN)));
-        assert_eq!(nan["error"]["code"], json!(-32603));
+        assert_eq!(
+            encode_reply(Version::V1, &json!(null), &Err(Fault::new(-32601, "x"))),
+            r#"{"result":null,"error":{"code":-32601,"message":"x"},"id":null}"#
+        );
+        for version in [Version::V1, Version::V2] {
+            // Part of the result is written before the NaN: none of it may remain.
+            let result = Ok(Value::Array(vec![Value::Int(1), Value::Double(f64::NAN)]));
+            let nan = reply(version, json!({"k": [1]}), result);
+            assert_eq!(nan["error"]["code"], json!(-32603));
+            assert_eq!(nan["id"], json!({"k": [1]}));
+            assert!(nan.get("result").is_none_or(Json::is_null), "{nan}");
+        }
     }
 
     #[test]

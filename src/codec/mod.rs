@@ -5,6 +5,7 @@
 
 pub mod datetime;
 pub mod encoding;
+pub mod json_writer;
 pub mod jsonrpc;
 pub mod prescan;
 pub mod soap;

@@ -5,7 +5,6 @@
 //! dispatcher, resolving named parameters against the registry's signatures.
 
 use groupware_api::{Fault, RequestInfo};
-use serde_json::Value as Json;
 
 use super::{BLOCKING_DECODE_THRESHOLD, Response, Service};
 use crate::codec::Call;
@@ -41,7 +40,8 @@ pub fn json_content_type_allowed(content_type: Option<&str>) -> bool {
 
 /// One reply and whether it asks for a Basic challenge.
 struct Slot {
-    reply: Option<Json>,
+    /// The reply's JSON text; `None` for a notification.
+    reply: Option<String>,
     challenge: bool,
 }
 
@@ -79,7 +79,7 @@ impl Service {
                 match slot.reply {
                     Some(reply) => {
                         let status = if slot.challenge { 401 } else { 200 };
-                        json_reply(status, reply.to_string(), slot.challenge)
+                        json_reply(status, reply, slot.challenge)
                     }
                     None => no_content(),
                 }
@@ -98,7 +98,7 @@ impl Service {
                     return no_content();
                 }
                 let status = if challenge { 401 } else { 200 };
-                json_reply(status, Json::Array(replies).to_string(), challenge)
+                json_reply(status, format!("[{}]", replies.join(",")), challenge)
             }
         }
     }
@@ -173,7 +173,7 @@ impl Service {
         };
         let request = Request::new(credentials, info).over(Protocol::JsonRpc);
         let slot = self.run_json(single, &request).await;
-        let reply = slot.reply.unwrap_or(Json::Null).to_string();
+        let reply = slot.reply.unwrap_or_else(|| "null".to_owned());
         match callback {
             Some(callback) => Response {
                 status: 200,
@@ -211,7 +211,7 @@ impl Service {
                 challenge: false,
             },
             Some(id) => Slot {
-                reply: Some(jsonrpc::encode_reply(version, id, &result)),
+                reply: Some(jsonrpc::encode_reply(version, &id, &result)),
                 challenge,
             },
         }

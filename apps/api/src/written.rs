@@ -3,9 +3,9 @@
 //! A listing of contacts is thousands of small values. Building them as a tree of
 //! [`Value`]s, only for a codec to walk the tree once and drop it, cost as much as writing
 //! the reply; a handler can instead return a [`Written`] value, which a codec asks to write
-//! itself into its [`ValueSink`]. Codecs without a sink of their own, and anything that
-//! needs the value itself (comparison, `system.multicall` results in JSON, SOAP), get the
-//! same value built by [`Written::to_value`], so the shape of a record is written down once.
+//! itself into its [`ValueSink`] (XML-RPC and JSON-RPC have one). SOAP, and anything that
+//! needs the value itself (comparison), get the same value built by
+//! [`Written::to_value`], so the shape of a record is written down once.
 
 use std::fmt;
 use std::sync::Arc;
