@@ -227,7 +227,7 @@ impl ValueSink for JsonSink<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::codec::jsonrpc::value_to_json;
+    use crate::codec::jsonrpc::{typed_sample, value_to_json};
     use chrono::NaiveDate;
     use groupware_api::written::{WriteValue, Written};
 
@@ -264,28 +264,21 @@ mod tests {
 
     #[test]
     fn values_are_written_as_serde_json_writes_them() {
-        let moment = NaiveDate::from_ymd_opt(2024, 1, 2)
-            .and_then(|date| date.and_hms_opt(3, 4, 5))
-            .expect("valid date");
-        let value = Value::structure([
-            ("when", Value::DateTime(moment)),
-            ("data", Value::Base64(vec![0, 1, 2, 255])),
-            ("big", Value::Int(i64::MAX)),
-            ("small", Value::Int(i64::MIN)),
-            ("nothing", Value::Nil),
-            ("pi", Value::Double(3.25)),
+        let Value::Struct(mut members) = typed_sample() else {
+            panic!("the sample is a struct");
+        };
+        for (name, extra) in [
             ("tiny", Value::Double(1e-300)),
             ("whole", Value::Double(2.0)),
-            ("yes", Value::Bool(true)),
             ("no", Value::Bool(false)),
             ("empty", Value::structure::<&str>([])),
             ("none", Value::Array(vec![])),
-            (
-                "list",
-                Value::Array(vec![Value::Bool(true), Value::from("ü\n\"")]),
-            ),
-            ("z first?", Value::from("members keep their order")),
-        ]);
+            ("escaped", Value::from("ü\n\"\\")),
+            ("a last member", Value::from("members keep their order")),
+        ] {
+            members.insert(name.into(), extra);
+        }
+        let value = Value::Struct(members);
         assert_eq!(written_text(&value), serde_text(&value));
         let list = Value::Array(vec![value.clone(), Value::Int(-7), value]);
         assert_eq!(written_text(&list), serde_text(&list));

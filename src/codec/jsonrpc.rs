@@ -441,6 +441,27 @@ pub fn wrap_jsonp(callback: &str, reply: &str) -> String {
     format!("/**/{callback}({reply});")
 }
 
+/// A struct holding every kind of value JSON-RPC carries (the typed ones included), for
+/// the codec's tests.
+#[cfg(test)]
+pub(crate) fn typed_sample() -> Value {
+    let moment = chrono::NaiveDate::from_ymd_opt(2024, 1, 2)
+        .and_then(|date| date.and_hms_opt(3, 4, 5))
+        .expect("valid date");
+    Value::structure([
+        ("when", Value::DateTime(moment)),
+        ("data", Value::Base64(vec![0, 1, 2, 255])),
+        ("big", Value::Int(i64::MAX)),
+        ("small", Value::Int(i64::MIN)),
+        ("nothing", Value::Nil),
+        ("pi", Value::Double(3.25)),
+        (
+            "list",
+            Value::Array(vec![Value::Bool(true), Value::from("ü")]),
+        ),
+    ])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -571,21 +592,7 @@ mod tests {
 
     #[test]
     fn typed_values_round_trip() {
-        let moment = NaiveDate::from_ymd_opt(2024, 1, 2)
-            .and_then(|date| date.and_hms_opt(3, 4, 5))
-            .expect("valid date");
-        let value = Value::structure([
-            ("when", Value::DateTime(moment)),
-            ("data", Value::Base64(vec![0, 1, 2, 255])),
-            ("big", Value::Int(i64::MAX)),
-            ("small", Value::Int(i64::MIN)),
-            ("nothing", Value::Nil),
-            ("pi", Value::Double(3.25)),
-            (
-                "list",
-                Value::Array(vec![Value::Bool(true), Value::from("ü")]),
-            ),
-        ]);
+        let value = typed_sample();
         let json = value_to_json(&value, 1).expect("encodes");
         assert_eq!(
             json["when"],
