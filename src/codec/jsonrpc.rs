@@ -388,11 +388,12 @@ pub fn encode_reply(version: Version, id: &Json, result: &Result<Value, Fault>) 
     }
     let written = match result {
         Ok(value) => {
+            // A result that fails part-way is cut off whole; the error takes its place.
+            let result_at = out.len();
             out.push_str("\"result\":");
-            let before = out.len();
             let written = json_writer::write_value(&mut out, value, 1);
             if written.is_err() {
-                out.truncate(before - "\"result\":".len());
+                out.truncate(result_at);
             }
             written
         }
