@@ -4,7 +4,8 @@
 use chrono::{DateTime, NaiveDateTime};
 use groupware::codec::XmlLimits;
 use groupware::codec::soap::{Style, Version, decode, encode};
-use groupware_api::{Struct, Value};
+use groupware_api::written::{ValueSink, WriteValue, Written};
+use groupware_api::{Fault, Struct, Value};
 use proptest::prelude::*;
 
 /// Text XML 1.0 can carry: everything but C0 controls other than tab, LF and CR.
@@ -56,10 +57,25 @@ fn member_name() -> impl Strategy<Value = String> {
 }
 
 fn value() -> impl Strategy<Value = Value> {
-    scalar().prop_recursive(6, 64, 8, |inner| {
+    value_named(member_name().boxed())
+}
+
+/// Values whose member names are often the declared ones of [`DECLARED`], in any order.
+fn value_with_declared_names() -> impl Strategy<Value = Value> {
+    value_named(
+        prop_oneof![
+            3 => prop::sample::select(DECLARED.to_vec()).prop_map(str::to_owned),
+            2 => member_name(),
+        ]
+        .boxed(),
+    )
+}
+
+fn value_named(names: BoxedStrategy<String>) -> impl Strategy<Value = Value> {
+    scalar().prop_recursive(6, 64, 8, move |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            proptest::collection::vec((member_name(), inner), 0..6).prop_map(|members| {
+            proptest::collection::vec((names.clone(), inner), 0..6).prop_map(|members| {
                 Value::Struct(
                     members
                         .into_iter()
@@ -84,8 +100,77 @@ fn round_trip(version: Version, value: &Value) -> Value {
     call.params.into_iter().next().expect("one part").1
 }
 
+/// A struct's declared members, as a WSDL would list them.
+const DECLARED: [&str; 4] = ["id", "name", "item", "email"];
+
+/// Writes a value through the calls a written result makes, so that the direct writer
+/// meets every shape the tree writer does. A struct of three members goes in whole
+/// (`ValueSink::value`), as a listing writes its accounts.
+struct Replay(Value);
+
+impl WriteValue for Replay {
+    fn type_name(&self) -> &'static str {
+        self.0.type_name()
+    }
+
+    fn write(&self, sink: &mut dyn ValueSink) {
+        replay(&self.0, sink);
+    }
+}
+
+fn replay(value: &Value, sink: &mut dyn ValueSink) {
+    match value {
+        Value::Array(items) => {
+            sink.begin_array(items.len());
+            for item in items {
+                replay(item, sink);
+            }
+            sink.end_array();
+        }
+        Value::Struct(members) if members.len() != 3 => {
+            sink.begin_struct(members.len());
+            for (name, member) in members {
+                sink.member(name);
+                replay(member, sink);
+            }
+            sink.end_struct();
+        }
+        Value::String(text) => sink.string(text),
+        Value::Int(number) => sink.int(*number),
+        other => sink.value(other),
+    }
+}
+
+/// The reply for `value` written directly, and written from its tree.
+fn both_replies(
+    version: Version,
+    style: Style,
+    value: &Value,
+    order: Option<&[&str]>,
+) -> (Result<String, Fault>, Result<String, Fault>) {
+    let written = Value::Written(Written::new(Replay(value.clone())));
+    (
+        encode::encode_response(version, style, "urn:x", "echo", &written, order),
+        encode::encode_response(version, style, "urn:x", "echo", value, order),
+    )
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// A written result's reply is the text its tree's reply is, byte for byte, in both
+    /// versions and styles, with and without a WSDL member order.
+    #[test]
+    fn written_results_are_the_text_of_their_tree(original in value_with_declared_names()) {
+        for version in [Version::Soap11, Version::Soap12] {
+            for style in [Style::Encoded, Style::Literal] {
+                for order in [None, Some(&DECLARED[..])] {
+                    let (direct, tree) = both_replies(version, style, &original, order);
+                    prop_assert_eq!(direct, tree, "{:?} {:?} {:?}", version, style, order);
+                }
+            }
+        }
+    }
 
     /// Truncated or corrupted envelopes, and arbitrary text, fault or decode: never panic.
     #[test]

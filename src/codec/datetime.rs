@@ -39,10 +39,22 @@ pub fn format_compact(moment: &NaiveDateTime) -> String {
 /// writes one per record, and chrono's format machinery cost more than the rest of the
 /// value); any other year goes through chrono, which writes it with its sign.
 pub fn push_compact(out: &mut String, moment: &NaiveDateTime) {
+    push_digits(out, moment, "", "%Y%m%dT%H:%M:%S");
+}
+
+/// Appends XML Schema's `dateTime` form without a zone, `YYYY-MM-DDTHH:MM:SS` (SOAP), the
+/// way [`push_compact`] writes its form.
+pub fn push_extended(out: &mut String, moment: &NaiveDateTime) {
+    push_digits(out, moment, "-", "%Y-%m-%dT%H:%M:%S");
+}
+
+/// Writes `moment` with `date_separator` between year, month and day; `pattern` is the same
+/// layout for chrono, used for years outside 0–9999.
+fn push_digits(out: &mut String, moment: &NaiveDateTime, date_separator: &str, pattern: &str) {
     use chrono::{Datelike as _, Timelike as _};
     let year = moment.year();
     if !(0..=9999).contains(&year) {
-        out.push_str(&moment.format("%Y%m%dT%H:%M:%S").to_string());
+        out.push_str(&moment.format(pattern).to_string());
         return;
     }
     let digits = |out: &mut String, value: u32, width: u32| {
@@ -52,7 +64,9 @@ pub fn push_compact(out: &mut String, moment: &NaiveDateTime) {
         }
     };
     digits(out, year.unsigned_abs(), 4);
+    out.push_str(date_separator);
     digits(out, moment.month(), 2);
+    out.push_str(date_separator);
     digits(out, moment.day(), 2);
     out.push('T');
     digits(out, moment.hour(), 2);
@@ -189,5 +203,28 @@ mod tests {
     #[test]
     fn leap_day_is_fine() {
         assert_eq!(at("2024-02-29T12:00:00"), "20240229T12:00:00");
+    }
+
+    #[test]
+    fn both_forms_match_chrono_in_every_year_range() {
+        for (year, month, day) in [
+            (2024, 1, 2),
+            (0, 12, 31),
+            (9999, 7, 9),
+            (10000, 1, 1),
+            (-5, 3, 4),
+        ] {
+            let Some(moment) = chrono::NaiveDate::from_ymd_opt(year, month, day)
+                .and_then(|date| date.and_hms_opt(3, 4, 5))
+            else {
+                panic!("valid date {year}-{month}-{day}");
+            };
+            let mut compact = String::new();
+            push_compact(&mut compact, &moment);
+            assert_eq!(compact, moment.format("%Y%m%dT%H:%M:%S").to_string());
+            let mut extended = String::new();
+            push_extended(&mut extended, &moment);
+            assert_eq!(extended, moment.format("%Y-%m-%dT%H:%M:%S").to_string());
+        }
     }
 }

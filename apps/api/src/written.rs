@@ -3,9 +3,10 @@
 //! A listing of contacts is thousands of small values. Building them as a tree of
 //! [`Value`]s, only for a codec to walk the tree once and drop it, cost as much as writing
 //! the reply; a handler can instead return a [`Written`] value, which a codec asks to write
-//! itself into its [`ValueSink`] (XML-RPC and JSON-RPC have one). SOAP, and anything that
-//! needs the value itself (comparison), get the same value built by
-//! [`Written::to_value`], so the shape of a record is written down once.
+//! itself into its [`ValueSink`] (XML-RPC, JSON-RPC and SOAP have one; SOAP's falls back
+//! to the tree for shapes whose markup depends on a whole container). Anything that needs
+//! the value itself (comparison) gets the same value built by [`Written::to_value`], so the
+//! shape of a record is written down once.
 
 use std::fmt;
 use std::sync::Arc;
@@ -18,6 +19,9 @@ use crate::value::{Key, Value};
 /// Calls must nest: every `begin_*` has its `end_*`; inside a struct each value is
 /// preceded by [`member`](ValueSink::member).
 pub trait ValueSink {
+    /// `len` is the number of items that follow: SOAP's encoded style announces it in
+    /// the array's type before the items (a count that turns out different makes it fall
+    /// back to the tree). A struct's `len` is only a capacity hint.
     fn begin_array(&mut self, len: usize);
     fn end_array(&mut self);
     fn begin_struct(&mut self, len: usize);

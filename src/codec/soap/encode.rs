@@ -10,12 +10,13 @@ use base64::Engine as _;
 use groupware_api::{Fault, Value};
 
 use super::{
-    APACHE, DETAIL_NAMESPACE, ENC_11, ENC_12, FaultKind, SoapFault, Style, Version, XSD, XSI,
+    APACHE, DETAIL_NAMESPACE, ENC_11, ENC_12, FaultKind, SoapFault, Style, Version, XSD, XSI, sink,
 };
+use crate::codec::datetime;
 use crate::codec::xmlrpc::escape_into;
 
 /// Deepest result nesting written.
-const MAX_DEPTH: usize = 64;
+pub(super) const MAX_DEPTH: usize = 64;
 
 const PROLOG: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n";
 
@@ -81,7 +82,7 @@ pub fn encode_response(
                 Version::Soap12 => ENC_12,
             });
             out.push_str("\">");
-            write_encoded(&mut out, version, "return", value, 0)?;
+            write_return(&mut out, version, style, value, member_order)?;
             out.push_str("</ns:");
             out.push_str(method);
             out.push_str("Response>");
@@ -92,7 +93,7 @@ pub fn encode_response(
             out.push_str("Response xmlns=\"");
             escape_attribute(&mut out, namespace);
             out.push_str("\">");
-            write_literal(&mut out, "return", value, member_order, 0)?;
+            write_return(&mut out, version, style, value, member_order)?;
             out.push_str("</");
             out.push_str(method);
             out.push_str("Response>");
@@ -100,6 +101,29 @@ pub fn encode_response(
     }
     out.push_str(CLOSE_ENVELOPE);
     Ok(out)
+}
+
+/// Writes the result as the element `return`: a written result directly, falling back to
+/// its tree where its shape needs that (see [`sink`](super::sink)).
+fn write_return(
+    out: &mut String,
+    version: Version,
+    style: Style,
+    value: &Value,
+    member_order: Option<&[&str]>,
+) -> Result<(), Fault> {
+    if let Value::Written(written) = value {
+        let start = out.len();
+        match sink::write_result(out, version, style, written, member_order) {
+            sink::Outcome::Written => return Ok(()),
+            sink::Outcome::Fault(fault) => return Err(fault),
+            sink::Outcome::GaveUp => out.truncate(start),
+        }
+    }
+    match style {
+        Style::Encoded => write_encoded(out, version, "return", value, 0),
+        Style::Literal => write_literal(out, "return", value, member_order, 0),
+    }
 }
 
 /// Encodes a fault: `Client`/`Server` (1.1) or `Sender`/`Receiver` (1.2), the English
@@ -150,7 +174,7 @@ pub fn encode_fault(fault: &SoapFault) -> String {
     out
 }
 
-fn too_deep() -> Fault {
+pub(super) fn too_deep() -> Fault {
     Fault::new(
         Fault::INTERNAL,
         "Internal server error: result nested too deeply",
@@ -178,23 +202,19 @@ pub fn is_element_name(name: &str) -> bool {
         && !name.to_ascii_lowercase().starts_with("xml")
 }
 
-/// The scalar's XSD type and text, or `None` for structs, arrays and nil.
-fn scalar(value: &Value) -> Result<Option<(&'static str, String)>, Fault> {
+/// The scalar's XSD type, or `None` for structs, arrays, nil and written values; a
+/// non-finite double, which no XSD type can carry, is a fault.
+pub(super) fn scalar_type(value: &Value) -> Result<Option<&'static str>, Fault> {
     Ok(Some(match value {
-        Value::Int(number) => (
+        Value::Int(number) => {
             if i32::try_from(*number).is_ok() {
                 "xsd:int"
             } else {
                 "xsd:long"
-            },
-            number.to_string(),
-        ),
-        Value::Bool(flag) => ("xsd:boolean", flag.to_string()),
-        Value::String(text) => {
-            let mut escaped = String::with_capacity(text.len());
-            escape_into(&mut escaped, text);
-            ("xsd:string", escaped)
+            }
         }
+        Value::Bool(_) => "xsd:boolean",
+        Value::String(_) => "xsd:string",
         Value::Double(number) => {
             if !number.is_finite() {
                 return Err(Fault::new(
@@ -202,32 +222,39 @@ fn scalar(value: &Value) -> Result<Option<(&'static str, String)>, Fault> {
                     "Internal server error: result holds a non-finite number",
                 ));
             }
-            ("xsd:double", number.to_string())
+            "xsd:double"
         }
-        Value::DateTime(moment) => (
-            "xsd:dateTime",
-            moment.format("%Y-%m-%dT%H:%M:%S").to_string(),
-        ),
-        Value::Base64(bytes) => (
-            "xsd:base64Binary",
-            base64::engine::general_purpose::STANDARD.encode(bytes),
-        ),
+        Value::DateTime(_) => "xsd:dateTime",
+        Value::Base64(_) => "xsd:base64Binary",
         Value::Struct(_) | Value::Array(_) | Value::Nil | Value::Written(_) => return Ok(None),
     }))
 }
 
-fn open(out: &mut String, name: &str) {
+/// Appends a scalar's text (for a value [`scalar_type`] types; nothing for others).
+pub(super) fn push_scalar_text(out: &mut String, value: &Value) {
+    match value {
+        Value::Int(number) => out.push_str(itoa::Buffer::new().format(*number)),
+        Value::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
+        Value::String(text) => escape_into(out, text),
+        Value::Double(number) => out.push_str(&number.to_string()),
+        Value::DateTime(moment) => datetime::push_extended(out, moment),
+        Value::Base64(bytes) => base64::engine::general_purpose::STANDARD.encode_string(bytes, out),
+        Value::Struct(_) | Value::Array(_) | Value::Nil | Value::Written(_) => {}
+    }
+}
+
+pub(super) fn open(out: &mut String, name: &str) {
     out.push('<');
     out.push_str(name);
 }
 
-fn close(out: &mut String, name: &str) {
+pub(super) fn close(out: &mut String, name: &str) {
     out.push_str("</");
     out.push_str(name);
     out.push('>');
 }
 
-fn write_encoded(
+pub(super) fn write_encoded(
     out: &mut String,
     version: Version,
     name: &str,
@@ -241,11 +268,11 @@ fn write_encoded(
         return write_encoded(out, version, name, &written.to_value(), depth);
     }
     open(out, name);
-    if let Some((xsd_type, text)) = scalar(value)? {
+    if let Some(xsd_type) = scalar_type(value)? {
         out.push_str(" xsi:type=\"");
         out.push_str(xsd_type);
         out.push_str("\">");
-        out.push_str(&text);
+        push_scalar_text(out, value);
         close(out, name);
         return Ok(());
     }
@@ -308,9 +335,8 @@ fn write_encoded(
 fn common_type(items: &[Value]) -> Result<&'static str, Fault> {
     let mut common = None;
     for item in items {
-        let item_type = match scalar(item)? {
-            Some((xsd_type, _)) => xsd_type,
-            None => return Ok("xsd:anyType"),
+        let Some(item_type) = scalar_type(item)? else {
+            return Ok("xsd:anyType");
         };
         match common {
             None => common = Some(item_type),
@@ -321,7 +347,7 @@ fn common_type(items: &[Value]) -> Result<&'static str, Fault> {
     Ok(common.unwrap_or("xsd:anyType"))
 }
 
-fn write_literal(
+pub(super) fn write_literal(
     out: &mut String,
     name: &str,
     value: &Value,
@@ -335,9 +361,9 @@ fn write_literal(
         return write_literal(out, name, &written.to_value(), member_order, depth);
     }
     open(out, name);
-    if let Some((_, text)) = scalar(value)? {
+    if scalar_type(value)?.is_some() {
         out.push('>');
-        out.push_str(&text);
+        push_scalar_text(out, value);
         close(out, name);
         return Ok(());
     }

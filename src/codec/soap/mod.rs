@@ -7,6 +7,7 @@
 
 pub mod decode;
 pub mod encode;
+mod sink;
 pub mod wsdl;
 
 use groupware_api::{Fault, Value};
