@@ -11,7 +11,8 @@
 //! spread evenly over five years, 1 % of them recurring series (daily, weekly on two days,
 //! monthly, yearly; half of them with an end date), each with its owner as participant,
 //! then times `calendar.bocalendar.search` for one month through the method's real handler
-//! (parameter conversion, SQL, recurrence expansion, wire values; no HTTP and no XML):
+//! and the XML-RPC reply's encoding (parameter conversion, SQL, recurrence expansion, wire
+//! values, the reply's text; no HTTP):
 //! the series once, with `enum_recuring`, and `daywise`. Seeding writes rows directly in
 //! large transactions (the write path would take one transaction per event); the rows are
 //! what `calendar.bocalendar.write` stores.
@@ -23,6 +24,7 @@ use std::time::{Duration, Instant};
 use chrono::{NaiveDate, NaiveDateTime};
 use deadpool_postgres::tokio_postgres;
 use groupware::accounts::{self, NewAccount};
+use groupware::codec::xmlrpc;
 use groupware::store::{self, SqlValue, Store};
 use groupware_api::{Account, Ctx, Params, RequestInfo, Value};
 
@@ -217,7 +219,13 @@ async fn run(url: &str, events: usize) {
             );
             let started = Instant::now();
             let result = search(ctx, month(extra.clone())).await.unwrap();
+            let reply = xmlrpc::encode_response(&result).unwrap();
             times.push(started.elapsed());
+            assert!(reply.len() > 100, "{reply}");
+            let result = match result {
+                Value::Written(written) => written.to_value(),
+                other => other,
+            };
             size = match result {
                 Value::Array(items) => items.len(),
                 Value::Struct(days) => days

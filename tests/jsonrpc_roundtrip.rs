@@ -4,8 +4,13 @@
 
 use chrono::{DateTime, NaiveDateTime};
 use groupware::codec::jsonrpc::{self, Body, RawParams, Version};
+use groupware_api::written::Written;
 use groupware_api::{Struct, Value};
 use proptest::prelude::*;
+
+#[path = "common/replay.rs"]
+mod replay;
+use replay::Replay;
 use serde_json::json;
 
 /// Member names: anything but the `__jsonclass__` hint, which marks a typed value.
@@ -83,7 +88,11 @@ proptest! {
             "result": jsonrpc::value_to_json(&original, 1).expect("encodes"),
             "id": 7,
         });
-        prop_assert_eq!(reply, tree.to_string());
+        prop_assert_eq!(&reply, &tree.to_string());
+        // The same value written through `JsonSink`, call by call.
+        let written = Value::Written(Written::new(Replay(original)));
+        let direct = jsonrpc::encode_reply(Version::V2, &json!(7), &Ok(written));
+        prop_assert_eq!(direct, reply);
     }
 }
 

@@ -4,9 +4,13 @@
 use chrono::{DateTime, NaiveDateTime};
 use groupware::codec::XmlLimits;
 use groupware::codec::soap::{Style, Version, decode, encode};
-use groupware_api::written::{ValueSink, WriteValue, Written};
+use groupware_api::written::Written;
 use groupware_api::{Fault, Struct, Value};
 use proptest::prelude::*;
+
+#[path = "common/replay.rs"]
+mod replay;
+use replay::Replay;
 
 /// Text XML 1.0 can carry: everything but C0 controls other than tab, LF and CR.
 fn xml_text() -> impl Strategy<Value = String> {
@@ -102,44 +106,6 @@ fn round_trip(version: Version, value: &Value) -> Value {
 
 /// A struct's declared members, as a WSDL would list them.
 const DECLARED: [&str; 4] = ["id", "name", "item", "email"];
-
-/// Writes a value through the calls a written result makes, so that the direct writer
-/// meets every shape the tree writer does. A struct of three members goes in whole
-/// (`ValueSink::value`), as a listing writes its accounts.
-struct Replay(Value);
-
-impl WriteValue for Replay {
-    fn type_name(&self) -> &'static str {
-        self.0.type_name()
-    }
-
-    fn write(&self, sink: &mut dyn ValueSink) {
-        replay(&self.0, sink);
-    }
-}
-
-fn replay(value: &Value, sink: &mut dyn ValueSink) {
-    match value {
-        Value::Array(items) => {
-            sink.begin_array(items.len());
-            for item in items {
-                replay(item, sink);
-            }
-            sink.end_array();
-        }
-        Value::Struct(members) if members.len() != 3 => {
-            sink.begin_struct(members.len());
-            for (name, member) in members {
-                sink.member(name);
-                replay(member, sink);
-            }
-            sink.end_struct();
-        }
-        Value::String(text) => sink.string(text),
-        Value::Int(number) => sink.int(*number),
-        other => sink.value(other),
-    }
-}
 
 /// The reply for `value` written directly, and written from its tree.
 fn both_replies(

@@ -2,8 +2,13 @@
 
 use chrono::{DateTime, NaiveDateTime};
 use groupware::codec::{XmlLimits, xmlrpc};
+use groupware_api::written::Written;
 use groupware_api::{Struct, Value};
 use proptest::prelude::*;
+
+#[path = "common/replay.rs"]
+mod replay;
+use replay::Replay;
 
 /// Text XML 1.0 can carry: everything but C0 controls other than tab, LF and CR.
 fn xml_text() -> impl Strategy<Value = String> {
@@ -77,5 +82,16 @@ proptest! {
     #[test]
     fn every_value_round_trips(original in value()) {
         prop_assert_eq!(round_trip(&original), original);
+    }
+
+    /// A written result's response (through `XmlSink`, call by call) is the text of its
+    /// tree's.
+    #[test]
+    fn written_results_are_the_text_of_their_tree(original in value()) {
+        let written = Value::Written(Written::new(Replay(original.clone())));
+        prop_assert_eq!(
+            xmlrpc::encode_response(&written),
+            xmlrpc::encode_response(&original)
+        );
     }
 }

@@ -7,6 +7,7 @@ use chrono::{Datelike as _, NaiveDate, NaiveDateTime, NaiveTime};
 use chrono_tz::Tz;
 use groupware_api::params::{StructExt as _, convert};
 use groupware_api::tombstone;
+use groupware_api::written::{self, ValueSink, WriteValue, Written};
 use groupware_api::zone::unix_now;
 use groupware_api::{
     Account, Ctx, Error, Flags, MethodDef, MethodTable, ParamDef, Params, Struct, StructDef, Value,
@@ -387,134 +388,145 @@ fn non_negative(members: &Struct, name: &str) -> Result<Option<usize>, Error> {
 // ---------------------------------------------------------------------------------------
 // Wire values out
 
-fn wire(caller: &Account, unix: i64) -> Value {
-    zone::to_wire(caller, unix)
+/// The wall-clock time of `unix` in the caller's zone, as the wire carries it.
+fn wire(zone: Tz, unix: i64) -> Value {
+    Value::DateTime(zone::to_local(zone, unix))
 }
 
-/// An event as eGroupWare 1.2 sent it, in the caller's zone.
-fn event_to_value(caller: &Account, event: &Event) -> Struct {
-    let mut record = Struct::default();
-    let zone = event.zone();
-    record.insert("id".into(), Value::Int(event.id));
-    record.insert("uid".into(), Value::from(event.uid.as_str()));
-    record.insert("owner".into(), Value::Int(event.owner));
-    record.insert("title".into(), Value::from(event.title.as_str()));
-    record.insert(
-        "description".into(),
-        Value::from(event.description.as_str()),
-    );
-    record.insert("location".into(), Value::from(event.location.as_str()));
-    record.insert("start".into(), wire(caller, event.start));
-    record.insert("end".into(), wire(caller, event.end));
-    record.insert("modified".into(), wire(caller, event.modified));
-    record.insert("modtime".into(), wire(caller, event.modified));
-    record.insert("modifier".into(), Value::Int(event.modifier));
-    record.insert("priority".into(), Value::Int(event.priority));
-    record.insert(
-        "access".into(),
-        Value::from(if event.private { "private" } else { "public" }),
-    );
+/// Writes an event as eGroupWare 1.2 sent it, in the caller's zone `wire_zone`. With an
+/// `occurrence` the record stands for that occurrence of its series: `start` and `end`
+/// are the occurrence's, its alarms ring before it, and `recur_date` (the occurrence's
+/// start) comes last.
+fn write_event(
+    sink: &mut dyn ValueSink,
+    wire_zone: Tz,
+    event: &Event,
+    occurrence: Option<Occurrence>,
+) {
+    let time = |sink: &mut dyn ValueSink, name: &'static str, unix: i64| {
+        sink.plain_member(name);
+        sink.value(&wire(wire_zone, unix));
+    };
+    let int = |sink: &mut dyn ValueSink, name: &'static str, number: i64| {
+        sink.plain_member(name);
+        sink.int(number);
+    };
+    let shown = occurrence.unwrap_or(Occurrence {
+        start: event.start,
+        end: event.end,
+    });
+    sink.begin_struct(24);
+    int(sink, "id", event.id);
+    sink.string_member("uid", &event.uid);
+    int(sink, "owner", event.owner);
+    sink.string_member("title", &event.title);
+    sink.string_member("description", &event.description);
+    sink.string_member("location", &event.location);
+    time(sink, "start", shown.start);
+    time(sink, "end", shown.end);
+    time(sink, "modified", event.modified);
+    time(sink, "modtime", event.modified);
+    int(sink, "modifier", event.modifier);
+    int(sink, "priority", event.priority);
+    sink.string_member("access", if event.private { "private" } else { "public" });
     if !event.categories.is_empty() {
-        let categories: Struct = event
-            .categories
-            .iter()
-            .map(|(id, name)| (id.to_string().into(), Value::from(name.as_str())))
-            .collect();
-        record.insert("category".into(), Value::Struct(categories));
-    }
-    record.insert("non_blocking".into(), Value::Bool(event.non_blocking));
-    record.insert("reference".into(), Value::Int(event.reference));
-    record.insert("tzid".into(), Value::from(event.tzid.as_str()));
-    record.insert(
-        "recur_type".into(),
-        Value::Int(event.rule.frequency.number()),
-    );
-    if event.is_recurring() {
-        record.insert(
-            "recur_interval".into(),
-            Value::Int(i64::from(event.rule.interval)),
-        );
-        record.insert(
-            "recur_data".into(),
-            Value::Int(i64::from(event.rule.weekdays)),
-        );
-        if let Some(until) = event.rule.until {
-            record.insert(
-                "recur_enddate".into(),
-                Value::DateTime(until.and_time(NaiveTime::MIN)),
-            );
+        sink.plain_member("category");
+        sink.begin_struct(event.categories.len());
+        for (id, name) in &event.categories {
+            sink.member(&id.to_string());
+            sink.string(name);
         }
+        sink.end_struct();
+    }
+    sink.plain_member("non_blocking");
+    sink.value(&Value::Bool(event.non_blocking));
+    int(sink, "reference", event.reference);
+    sink.string_member("tzid", &event.tzid);
+    int(sink, "recur_type", event.rule.frequency.number());
+    if event.is_recurring() {
+        int(sink, "recur_interval", i64::from(event.rule.interval));
+        int(sink, "recur_data", i64::from(event.rule.weekdays));
+        if let Some(until) = event.rule.until {
+            sink.plain_member("recur_enddate");
+            sink.value(&Value::DateTime(until.and_time(NaiveTime::MIN)));
+        }
+        // Exceptions are dates of the series' own zone, at the series' start time.
+        let zone = event.zone();
         let start_time = zone::to_local(zone, event.start).time();
-        let exceptions: Vec<Value> = event
-            .rule
-            .exceptions
-            .iter()
-            .map(|date| {
-                let unix = zone::to_unix(zone, date.and_time(start_time));
-                wire(caller, unix)
-            })
-            .collect();
-        record.insert("recur_exception".into(), Value::Array(exceptions));
+        sink.plain_member("recur_exception");
+        sink.begin_array(event.rule.exceptions.len());
+        for date in &event.rule.exceptions {
+            sink.value(&wire(
+                wire_zone,
+                zone::to_unix(zone, date.and_time(start_time)),
+            ));
+        }
+        sink.end_array();
     }
-    let participants: Struct = event
-        .participants
-        .iter()
-        .map(|participant| {
-            (
-                participant.account.to_string().into(),
-                Value::structure([
-                    ("name", Value::from(participant.name.as_str())),
-                    ("email", Value::from(participant.email.as_str())),
-                    ("status", Value::from(participant.status.letter())),
-                    ("role", Value::from(participant.role.as_str())),
-                ]),
-            )
-        })
-        .collect();
-    record.insert("participants".into(), Value::Struct(participants));
+    sink.plain_member("participants");
+    sink.begin_struct(event.participants.len());
+    for participant in &event.participants {
+        sink.member(&participant.account.to_string());
+        sink.begin_struct(4);
+        sink.string_member("name", &participant.name);
+        sink.string_member("email", &participant.email);
+        sink.string_member("status", participant.status.letter());
+        sink.string_member("role", participant.role.as_str());
+        sink.end_struct();
+    }
+    sink.end_struct();
     if !event.alarms.is_empty() {
-        let alarms: Struct = event
-            .alarms
-            .iter()
-            .map(|alarm| {
-                (
-                    alarm.id.to_string().into(),
-                    Value::structure([
-                        ("id", Value::Int(alarm.id)),
-                        ("time", wire(caller, event.start - alarm.offset)),
-                        ("offset", Value::Int(alarm.offset)),
-                        ("owner", Value::Int(alarm.owner)),
-                        ("enabled", Value::Bool(alarm.enabled)),
-                        ("all", Value::Bool(false)),
-                    ]),
-                )
-            })
-            .collect();
-        record.insert("alarm".into(), Value::Struct(alarms));
+        sink.plain_member("alarm");
+        sink.begin_struct(event.alarms.len());
+        for alarm in &event.alarms {
+            sink.member(&alarm.id.to_string());
+            sink.begin_struct(6);
+            int(sink, "id", alarm.id);
+            time(sink, "time", shown.start - alarm.offset);
+            int(sink, "offset", alarm.offset);
+            int(sink, "owner", alarm.owner);
+            sink.plain_member("enabled");
+            sink.value(&Value::Bool(alarm.enabled));
+            sink.plain_member("all");
+            sink.value(&Value::Bool(false));
+            sink.end_struct();
+        }
+        sink.end_struct();
     }
-    record.insert("rights".into(), Value::Int(event.rights));
-    record
+    int(sink, "rights", event.rights);
+    if let Some(occurrence) = occurrence {
+        time(sink, "recur_date", occurrence.start);
+    }
+    sink.end_struct();
+}
+
+/// An event as a value (`read`).
+fn event_value(caller: &Account, event: &Event) -> Value {
+    written::build(|sink| write_event(sink, zone::of(caller), event, None))
 }
 
 // ---------------------------------------------------------------------------------------
 // search
 
-/// One row of a search result: an event, and an occurrence when expanded.
-struct Hit<'a> {
-    event: &'a Event,
+/// One row of a search result: an event (its index in the search's events), and the
+/// occurrence when expanded.
+#[derive(Clone, Copy)]
+struct Hit {
+    event: usize,
     occurrence: Occurrence,
     expanded: bool,
 }
 
-fn compare(a: &Hit<'_>, b: &Hit<'_>, order: &[(OrderBy, bool)]) -> std::cmp::Ordering {
+fn compare(events: &[Event], a: &Hit, b: &Hit, order: &[(OrderBy, bool)]) -> std::cmp::Ordering {
+    let (event_a, event_b) = (&events[a.event], &events[b.event]);
     for (key, descending) in order {
         let ordering = match key {
             OrderBy::Start => a.occurrence.start.cmp(&b.occurrence.start),
             OrderBy::End => a.occurrence.end.cmp(&b.occurrence.end),
-            OrderBy::Title => a.event.title.cmp(&b.event.title),
-            OrderBy::Id => a.event.id.cmp(&b.event.id),
-            OrderBy::Modified => a.event.modified.cmp(&b.event.modified),
-            OrderBy::Priority => a.event.priority.cmp(&b.event.priority),
+            OrderBy::Title => event_a.title.cmp(&event_b.title),
+            OrderBy::Id => event_a.id.cmp(&event_b.id),
+            OrderBy::Modified => event_a.modified.cmp(&event_b.modified),
+            OrderBy::Priority => event_a.priority.cmp(&event_b.priority),
         };
         let ordering = if *descending {
             ordering.reverse()
@@ -528,7 +540,71 @@ fn compare(a: &Hit<'_>, b: &Hit<'_>, order: &[(OrderBy, bool)]) -> std::cmp::Ord
     a.occurrence
         .start
         .cmp(&b.occurrence.start)
-        .then(a.event.id.cmp(&b.event.id))
+        .then(event_a.id.cmp(&event_b.id))
+}
+
+/// A page of search results written straight into the reply: a list of records, or with
+/// `daywise` a struct of days (`YYYYMMDD`) each listing the records that touch it.
+struct EventListing {
+    zone: Tz,
+    events: Vec<Event>,
+    page: Vec<Hit>,
+    /// `daywise`: each day with the page's hits (indices into `page`) that touch it.
+    days: Option<Vec<(NaiveDate, Vec<usize>)>>,
+}
+
+impl EventListing {
+    fn write_hit(&self, sink: &mut dyn ValueSink, hit: &Hit) {
+        let occurrence = hit.expanded.then_some(hit.occurrence);
+        write_event(sink, self.zone, &self.events[hit.event], occurrence);
+    }
+}
+
+impl WriteValue for EventListing {
+    fn type_name(&self) -> &'static str {
+        if self.days.is_some() {
+            "struct"
+        } else {
+            "array"
+        }
+    }
+
+    fn values_hint(&self) -> usize {
+        let records = match &self.days {
+            None => self.page.len(),
+            Some(days) => days.iter().map(|(_, hits)| hits.len()).sum(),
+        };
+        records * 30
+    }
+
+    fn write(&self, sink: &mut dyn ValueSink) {
+        match &self.days {
+            None => {
+                sink.begin_array(self.page.len());
+                for hit in &self.page {
+                    self.write_hit(sink, hit);
+                }
+                sink.end_array();
+            }
+            Some(days) => {
+                sink.begin_struct(days.len());
+                for (day, hits) in days {
+                    sink.member(&format!(
+                        "{:04}{:02}{:02}",
+                        day.year(),
+                        day.month(),
+                        day.day()
+                    ));
+                    sink.begin_array(hits.len());
+                    for hit in hits {
+                        self.write_hit(sink, &self.page[*hit]);
+                    }
+                    sink.end_array();
+                }
+                sink.end_struct();
+            }
+        }
+    }
 }
 
 fn users_member(members: &Struct, caller: i64) -> Result<Vec<i64>, Error> {
@@ -607,20 +683,20 @@ async fn search(ctx: Ctx, params: Params) -> Result<Value, Error> {
     } else {
         (i64::MIN / 2, i64::MAX / 2)
     };
-    let mut hits: Vec<Hit<'_>> = Vec::new();
-    for event in &events {
+    let mut hits: Vec<Hit> = Vec::new();
+    for (index, event) in events.iter().enumerate() {
         let series = event.series();
         let limit = if enumerate { MAX_OCCURRENCES } else { 1 };
         let occurrences = recur::expand(&series, from, to, limit);
         if enumerate && event.is_recurring() {
             hits.extend(occurrences.into_iter().map(|occurrence| Hit {
-                event,
+                event: index,
                 occurrence,
                 expanded: true,
             }));
         } else if !occurrences.is_empty() {
             hits.push(Hit {
-                event,
+                event: index,
                 occurrence: Occurrence {
                     start: event.start,
                     end: event.end,
@@ -629,31 +705,13 @@ async fn search(ctx: Ctx, params: Params) -> Result<Value, Error> {
             });
         }
     }
-    hits.sort_by(|a, b| compare(a, b, &order));
-    let page = hits
-        .iter()
+    hits.sort_by(|a, b| compare(&events, a, b, &order));
+    let page: Vec<Hit> = hits
+        .into_iter()
         .skip(offset)
-        .take(num_rows.unwrap_or(usize::MAX));
-    let record = |hit: &Hit<'_>| {
-        let mut record = event_to_value(caller, hit.event);
-        if hit.expanded {
-            record.insert("start".into(), wire(caller, hit.occurrence.start));
-            record.insert("end".into(), wire(caller, hit.occurrence.end));
-            record.insert("recur_date".into(), wire(caller, hit.occurrence.start));
-            // Alarms ring before this occurrence, not before the series' first.
-            if let Some(Value::Struct(alarms)) = record.get_mut("alarm") {
-                for alarm in alarms.values_mut() {
-                    if let Value::Struct(fields) = alarm
-                        && let Some(Value::Int(offset)) = fields.get("offset").cloned()
-                    {
-                        fields.insert("time".into(), wire(caller, hit.occurrence.start - offset));
-                    }
-                }
-            }
-        }
-        Value::Struct(record)
-    };
-    if daywise {
+        .take(num_rows.unwrap_or(usize::MAX))
+        .collect();
+    let days = daywise.then(|| {
         // Without a range (or with a query) every day an occurrence touches counts.
         let unbounded = !query.query.is_empty();
         let first_day = start
@@ -662,28 +720,23 @@ async fn search(ctx: Ctx, params: Params) -> Result<Value, Error> {
         let last_day = end
             .filter(|_| !unbounded)
             .map_or(NaiveDate::MAX, |end| end.date());
-        let mut days: std::collections::BTreeMap<NaiveDate, Vec<Value>> =
+        let mut days: std::collections::BTreeMap<NaiveDate, Vec<usize>> =
             std::collections::BTreeMap::new();
-        for hit in page {
-            let value = record(hit);
+        for (at, hit) in page.iter().enumerate() {
             for day in recur::local_days(zone, hit.occurrence) {
                 if day >= first_day && day <= last_day {
-                    days.entry(day).or_default().push(value.clone());
+                    days.entry(day).or_default().push(at);
                 }
             }
         }
-        let listing: Struct = days
-            .into_iter()
-            .map(|(day, events)| {
-                (
-                    format!("{:04}{:02}{:02}", day.year(), day.month(), day.day()).into(),
-                    Value::Array(events),
-                )
-            })
-            .collect();
-        return Ok(Value::Struct(listing));
-    }
-    Ok(Value::Array(page.map(record).collect()))
+        days.into_iter().collect()
+    });
+    Ok(Value::Written(Written::new(EventListing {
+        zone,
+        events,
+        page,
+        days,
+    })))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -697,10 +750,10 @@ async fn read(ctx: Ctx, params: Params) -> Result<Value, Error> {
         Value::Array(_) => {
             let mut records = Vec::new();
             for id in ids_value(&param, "parameter 1")? {
-                records.push(Value::Struct(event_to_value(
+                records.push(event_value(
                     caller,
                     &repo::read(store, caller.id, id).await?,
-                )));
+                ));
             }
             Ok(Value::Array(records))
         }
@@ -709,12 +762,12 @@ async fn read(ctx: Ctx, params: Params) -> Result<Value, Error> {
                 .await?
                 .ok_or_else(|| Error::NotFound(format!("event with uid {:?}", text.trim())))?;
             let event = repo::read(store, caller.id, id).await?;
-            Ok(Value::Struct(event_to_value(caller, &event)))
+            Ok(event_value(caller, &event))
         }
         other => {
             let id = ids_value(other, "parameter 1 (id)")?[0];
             let event = repo::read(store, caller.id, id).await?;
-            Ok(Value::Struct(event_to_value(caller, &event)))
+            Ok(event_value(caller, &event))
         }
     }
 }
