@@ -4,6 +4,7 @@ use chrono::{Duration, NaiveDate, NaiveDateTime, NaiveTime};
 use chrono_tz::Tz;
 use groupware_api::params::{StructExt as _, convert};
 use groupware_api::tombstone;
+use groupware_api::written::{self, ValueSink, WriteValue, Written};
 use groupware_api::zone::unix_now;
 use groupware_api::{
     Account, Ctx, Error, Flags, MethodDef, MethodTable, ParamDef, Params, Struct, StructDef, Value,
@@ -270,73 +271,109 @@ fn time_value(value: &Value, name: &str, zone: Tz) -> Result<i64, Error> {
     Ok(zone::to_unix(zone, local))
 }
 
-fn wire(caller: &Account, unix: i64) -> Value {
-    zone::to_wire(caller, unix)
+/// The wall-clock time of `unix` in the caller's zone, as the wire carries it.
+fn wire(zone: Tz, unix: i64) -> Value {
+    Value::DateTime(zone::to_local(zone, unix))
 }
 
-/// An entry as eGroupWare sent it: wire names without the `info_` prefix, unset dates
-/// omitted.
-fn entry_to_value(caller: &Account, entry: &Entry) -> Value {
-    let mut record = Struct::default();
-    record.insert("id".into(), Value::Int(entry.id));
-    record.insert("type".into(), Value::from(entry.kind.as_str()));
-    record.insert("from".into(), Value::from(entry.from.as_str()));
-    record.insert("addr".into(), Value::from(entry.addr.as_str()));
-    record.insert("subject".into(), Value::from(entry.subject.as_str()));
-    record.insert("des".into(), Value::from(entry.des.as_str()));
-    record.insert("owner".into(), Value::Int(entry.owner));
-    record.insert(
-        "responsible".into(),
-        Value::Array(entry.responsible.iter().map(|id| Value::Int(*id)).collect()),
-    );
-    record.insert(
-        "access".into(),
-        Value::from(if entry.private { "private" } else { "public" }),
-    );
-    let mut category = Struct::default();
-    if let Some((id, name)) = &entry.category {
-        category.insert(id.to_string().into(), Value::from(name.as_str()));
+/// Writes an entry as eGroupWare sent it, in the caller's zone: wire names without the
+/// `info_` prefix, unset dates omitted.
+fn write_entry(sink: &mut dyn ValueSink, zone: Tz, entry: &Entry) {
+    let int = |sink: &mut dyn ValueSink, name: &'static str, number: i64| {
+        sink.plain_member(name);
+        sink.int(number);
+    };
+    let time = |sink: &mut dyn ValueSink, name: &'static str, unix: i64| {
+        sink.plain_member(name);
+        sink.value(&wire(zone, unix));
+    };
+    sink.begin_struct(30);
+    int(sink, "id", entry.id);
+    sink.string_member("type", entry.kind.as_str());
+    sink.string_member("from", &entry.from);
+    sink.string_member("addr", &entry.addr);
+    sink.string_member("subject", &entry.subject);
+    sink.string_member("des", &entry.des);
+    int(sink, "owner", entry.owner);
+    sink.plain_member("responsible");
+    sink.begin_array(entry.responsible.len());
+    for id in &entry.responsible {
+        sink.int(*id);
     }
-    record.insert("cat".into(), Value::Struct(category));
+    sink.end_array();
+    sink.string_member("access", if entry.private { "private" } else { "public" });
+    sink.plain_member("cat");
+    match &entry.category {
+        Some((id, name)) => {
+            sink.begin_struct(1);
+            sink.member(&id.to_string());
+            sink.string(name);
+        }
+        None => sink.begin_struct(0),
+    }
+    sink.end_struct();
     for (name, unix) in [
         ("startdate", entry.startdate),
         ("enddate", entry.enddate),
         ("datecompleted", entry.datecompleted),
     ] {
         if unix != 0 {
-            record.insert(name.into(), wire(caller, unix));
+            time(sink, name, unix);
         }
     }
-    record.insert("datemodified".into(), wire(caller, entry.datemodified));
-    record.insert("id_parent".into(), Value::Int(entry.id_parent));
-    record.insert("planned_time".into(), Value::Int(entry.planned_time));
-    record.insert("used_time".into(), Value::Int(entry.used_time));
-    record.insert("status".into(), Value::from(entry.status.as_str()));
-    record.insert("percent".into(), Value::Int(entry.percent));
-    record.insert("priority".into(), Value::Int(entry.priority));
-    record.insert("confirm".into(), Value::from(entry.confirm.as_str()));
-    record.insert("modifier".into(), Value::Int(entry.modifier));
-    record.insert("link_id".into(), Value::Int(entry.link_id));
-    record.insert("location".into(), Value::from(entry.location.as_str()));
-    record.insert("uid".into(), Value::from(entry.uid.as_str()));
-    record.insert(
-        "links".into(),
-        Value::Array(
-            entry
-                .links
-                .iter()
-                .map(|link| {
-                    Value::structure([
-                        ("app", Value::from(link.app.as_str())),
-                        ("id", Value::Int(link.id)),
-                    ])
-                })
-                .collect(),
-        ),
-    );
-    record.insert("rights".into(), Value::Int(entry.rights));
-    record.insert("anz_subs".into(), Value::Int(entry.subs));
-    Value::Struct(record)
+    time(sink, "datemodified", entry.datemodified);
+    int(sink, "id_parent", entry.id_parent);
+    int(sink, "planned_time", entry.planned_time);
+    int(sink, "used_time", entry.used_time);
+    sink.string_member("status", entry.status.as_str());
+    int(sink, "percent", entry.percent);
+    int(sink, "priority", entry.priority);
+    sink.string_member("confirm", entry.confirm.as_str());
+    int(sink, "modifier", entry.modifier);
+    int(sink, "link_id", entry.link_id);
+    sink.string_member("location", &entry.location);
+    sink.string_member("uid", &entry.uid);
+    sink.plain_member("links");
+    sink.begin_array(entry.links.len());
+    for link in &entry.links {
+        sink.begin_struct(2);
+        sink.string_member("app", link.app.as_str());
+        int(sink, "id", link.id);
+        sink.end_struct();
+    }
+    sink.end_array();
+    int(sink, "rights", entry.rights);
+    int(sink, "anz_subs", entry.subs);
+    sink.end_struct();
+}
+
+/// An entry as a value (`read`).
+fn entry_to_value(caller: &Account, entry: &Entry) -> Value {
+    written::build(|sink| write_entry(sink, zone::of(caller), entry))
+}
+
+/// A search's entries, written straight into the reply.
+struct EntryListing {
+    zone: Tz,
+    entries: Vec<Entry>,
+}
+
+impl WriteValue for EntryListing {
+    fn type_name(&self) -> &'static str {
+        "array"
+    }
+
+    fn values_hint(&self) -> usize {
+        self.entries.len() * 30
+    }
+
+    fn write(&self, sink: &mut dyn ValueSink) {
+        sink.begin_array(self.entries.len());
+        for entry in &self.entries {
+            write_entry(sink, self.zone, entry);
+        }
+        sink.end_array();
+    }
 }
 
 fn optional_count(members: &Struct, name: &str) -> Result<Option<u64>, Error> {
@@ -487,12 +524,7 @@ async fn search(ctx: Ctx, params: Params) -> Result<Value, Error> {
         date_range,
     };
     let entries = repo::search(ctx.store()?, caller.id, &query).await?;
-    Ok(Value::Array(
-        entries
-            .iter()
-            .map(|entry| entry_to_value(caller, entry))
-            .collect(),
-    ))
+    Ok(Value::Written(Written::new(EntryListing { zone, entries })))
 }
 
 fn id_of(value: &Value, what: &str) -> Result<i64, Error> {
