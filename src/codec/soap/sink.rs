@@ -428,20 +428,21 @@ impl SoapSink<'_> {
 
 /// Completes an encoded array's open tag with its item type and length.
 fn write_array_type(out: &mut String, version: Version, item_type: &str, len: usize) {
-    let len = itoa::Buffer::new().format(len).to_owned();
+    let mut digits = itoa::Buffer::new();
+    let len = digits.format(len);
     match version {
         Version::Soap11 => {
             out.push_str(" xsi:type=\"SOAP-ENC:Array\" SOAP-ENC:arrayType=\"");
             out.push_str(item_type);
             out.push('[');
-            out.push_str(&len);
+            out.push_str(len);
             out.push_str("]\">");
         }
         Version::Soap12 => {
             out.push_str(" SOAP-ENC:itemType=\"");
             out.push_str(item_type);
             out.push_str("\" SOAP-ENC:arraySize=\"");
-            out.push_str(&len);
+            out.push_str(len);
             out.push_str("\">");
         }
     }
