@@ -380,8 +380,15 @@ fn typed_to_json(kind: &str, payload: String) -> Json {
 /// tree; members in the order serde_json's tree would keep them.
 ///
 /// A result JSON cannot carry becomes error -32603.
+/// The reply's buffer size: a listing's string member takes ~24 bytes in JSON; with a
+/// margin, because a guess short of the reply doubles the buffer at the very end.
+pub(crate) fn reply_capacity(result: &Result<Value, Fault>) -> usize {
+    const PER_VALUE: usize = 28;
+    64 + result.as_ref().map_or(0, super::values_hint) * PER_VALUE
+}
+
 pub fn encode_reply(version: Version, id: &Json, result: &Result<Value, Fault>) -> String {
-    let mut out = String::with_capacity(64);
+    let mut out = String::with_capacity(reply_capacity(result));
     out.push('{');
     if version == Version::V2 {
         out.push_str("\"jsonrpc\":\"2.0\",");

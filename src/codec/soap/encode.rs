@@ -55,6 +55,17 @@ const UPGRADE_HEADER: &str = "<upg:Upgrade xmlns:upg=\"http://www.w3.org/2003/05
 
 const CLOSE_ENVELOPE: &str = "</SOAP-ENV:Body></SOAP-ENV:Envelope>\n";
 
+/// The response's buffer size: a listing's string member takes ~53 bytes encoded (with its
+/// `xsi:type`), ~31 literal; with a margin, because a guess short of the reply doubles the
+/// buffer at the very end.
+pub(crate) fn response_capacity(style: Style, value: &Value) -> usize {
+    let per_value = match style {
+        Style::Encoded => 60,
+        Style::Literal => 36,
+    };
+    768 + crate::codec::values_hint(value) * per_value
+}
+
 /// Encodes a successful result as `<{method}Response>` holding `<return>`.
 ///
 /// `member_order` lists a declared struct's members: in literal style a result struct (or
@@ -68,7 +79,7 @@ pub fn encode_response(
     value: &Value,
     member_order: Option<&[&str]>,
 ) -> Result<String, Fault> {
-    let mut out = String::with_capacity(512);
+    let mut out = String::with_capacity(response_capacity(style, value));
     open_envelope(&mut out, version);
     match style {
         Style::Encoded => {

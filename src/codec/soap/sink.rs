@@ -53,7 +53,6 @@ pub(super) fn write_result(
         error: None,
         gave_up: false,
     };
-    sink.out.reserve(written.values_hint() * 48);
     written.write(&mut sink);
     if sink.gave_up || !sink.root_written || !sink.frames.is_empty() {
         Outcome::GaveUp
