@@ -95,3 +95,94 @@ proptest! {
         );
     }
 }
+
+/// A request carrying `value`, written by our encoder (compact) or with a line feed
+/// between tags, as Python's `xmlrpc.client` lays requests out.
+fn request(value: &Value, spaced: bool) -> String {
+    let response = xmlrpc::encode_response(value).expect("encodable");
+    let body = response
+        .replace(
+            "<methodResponse><params>",
+            "<methodCall><methodName>app.class.method</methodName><params>",
+        )
+        .replace("</params></methodResponse>", "</params></methodCall>");
+    if spaced {
+        body.replace("><", ">\n<")
+    } else {
+        body
+    }
+}
+
+/// Edits that push a request out of the plain form, or into faults, or nowhere.
+const EDITS: &[&str] = &[
+    "",
+    " ",
+    "\n",
+    "\r",
+    "\t",
+    "x",
+    "<",
+    ">",
+    "&",
+    "&amp;",
+    "&#0;",
+    "&#x41;",
+    "&bogus;",
+    "]]>",
+    "<!-- c -->",
+    "<![CDATA[c]]>",
+    "<?pi x?>",
+    "<nil/>",
+    "<value>",
+    "</value>",
+    "<string>",
+    "</string>",
+    "<int>",
+    "<i4>1</i4>",
+    "<struct>",
+    "</member>",
+    "<data>",
+    "<x a=\"1\">",
+    "<ex:i8>",
+    "<I4>",
+    "\u{fffe}",
+    "\u{1}",
+    "é",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// The plain decoder and the document decoder give the same call, or the same fault,
+    /// for requests as clients write them and for the same requests damaged anywhere.
+    #[test]
+    fn both_decoders_agree_on_any_request(
+        original in value(),
+        spaced in any::<bool>(),
+        at in any::<prop::sample::Index>(),
+        cut in 0usize..4,
+        edit in prop::sample::select(EDITS),
+    ) {
+        let limits = XmlLimits::default();
+        let text = request(&original, spaced);
+        prop_assert_eq!(
+            xmlrpc::decode_call(text.as_bytes(), &limits),
+            xmlrpc::decode_call_via_document(text.as_bytes(), &limits)
+        );
+        let mut damaged = text.clone();
+        let mut position = at.index(damaged.len() + 1);
+        while !damaged.is_char_boundary(position) {
+            position -= 1;
+        }
+        let mut end = (position + cut).min(damaged.len());
+        while !damaged.is_char_boundary(end) {
+            end -= 1;
+        }
+        damaged.replace_range(position..end, edit);
+        prop_assert_eq!(
+            xmlrpc::decode_call(damaged.as_bytes(), &limits),
+            xmlrpc::decode_call_via_document(damaged.as_bytes(), &limits),
+            "{:?}", damaged
+        );
+    }
+}

@@ -7,6 +7,7 @@ pub mod datetime;
 pub mod encoding;
 pub mod json_writer;
 pub mod jsonrpc;
+mod plain_call;
 pub mod prescan;
 pub mod soap;
 pub mod xmlrpc;

@@ -13,7 +13,7 @@ use groupware_api::{Fault, Struct, Value, ValueSink};
 use roxmltree::{Document, Node, ParsingOptions};
 
 use super::encoding::{DecodeTextError, decode_text};
-use super::{Call, XmlLimits, datetime, is_valid_method_name, prescan};
+use super::{Call, XmlLimits, datetime, is_valid_method_name, plain_call, prescan};
 
 /// Deepest value nesting the decoder follows. The pre-scan bounds element depth already;
 /// this keeps the recursive decoder and encoder bounded on their own terms too.
@@ -37,9 +37,26 @@ fn bad_value(message: impl std::fmt::Display) -> Fault {
     )
 }
 
-/// Decodes a `<methodCall>` document.
+/// Decodes a `<methodCall>` document: in its plain form directly ([`plain_call`]), in any
+/// other through a parsed document.
 pub fn decode_call(body: &[u8], limits: &XmlLimits) -> Result<Call, Fault> {
-    let text = decode_text(body).map_err(|error| match error {
+    let text = body_text(body)?;
+    match plain_call::decode(&text, limits) {
+        Some(call) => Ok(call),
+        None => decode_document_call(&text, limits),
+    }
+}
+
+/// Decodes a `<methodCall>` always through a parsed document: what [`decode_call`] does
+/// for requests not in the plain form, and the reference the plain decoder is tested
+/// against.
+pub fn decode_call_via_document(body: &[u8], limits: &XmlLimits) -> Result<Call, Fault> {
+    decode_document_call(&body_text(body)?, limits)
+}
+
+/// The request's text, decoded as its XML declaration says.
+fn body_text(body: &[u8]) -> Result<std::borrow::Cow<'_, str>, Fault> {
+    decode_text(body).map_err(|error| match error {
         DecodeTextError::Unsupported(name) => Fault::new(
             Fault::UNSUPPORTED_ENCODING,
             format!("Unsupported encoding '{name}': use UTF-8, US-ASCII or ISO-8859-1"),
@@ -48,8 +65,11 @@ pub fn decode_call(body: &[u8], limits: &XmlLimits) -> Result<Call, Fault> {
             Fault::PARSE_ERROR,
             format!("Parse error: the body is not valid {encoding}"),
         ),
-    })?;
-    let document = parse_document(&text, limits)?;
+    })
+}
+
+fn decode_document_call(text: &str, limits: &XmlLimits) -> Result<Call, Fault> {
+    let document = parse_document(text, limits)?;
     let root = document.root_element();
     if !root.tag_name().name().eq_ignore_ascii_case("methodCall") {
         return Err(invalid(format!(
@@ -154,12 +174,24 @@ pub fn decode_value(node: Node<'_, '_>, depth: usize) -> Result<Value, Fault> {
         return Err(invalid("a <value> holds more than one typed element"));
     }
     let tag = typed.tag_name().name().to_ascii_lowercase();
-    let content = || text_of(typed);
     match tag.as_str() {
+        "struct" => decode_struct(typed, depth).map(Value::Struct),
+        "array" => decode_array(typed, depth).map(Value::Array),
+        "serializable" | "dom" => Err(invalid(format!(
+            "<{tag}> values are refused: they are never deserialized"
+        ))),
+        _ => scalar_value(&tag, text_of(typed)),
+    }
+}
+
+/// The scalar a typed element holds: `tag` is its lower-cased local name, `content` its
+/// text. Shared by the document decoder and the plain one ([`super::plain_call`]).
+pub(super) fn scalar_value(tag: &str, content: String) -> Result<Value, Fault> {
+    match tag {
         "int" | "i4" | "i8" | "i1" | "i2" | "biginteger" => {
-            parse_int(&content(), &tag).map(Value::Int)
+            parse_int(&content, tag).map(Value::Int)
         }
-        "boolean" => match content().trim() {
+        "boolean" => match content.trim() {
             "1" | "true" | "TRUE" | "True" => Ok(Value::Bool(true)),
             "0" | "false" | "FALSE" | "False" => Ok(Value::Bool(false)),
             other => Err(bad_value(format!(
@@ -167,24 +199,18 @@ pub fn decode_value(node: Node<'_, '_>, depth: usize) -> Result<Value, Fault> {
                 truncate(other)
             ))),
         },
-        "string" => Ok(Value::from(content())),
-        "double" | "float" => parse_double(&content()).map(Value::Double),
-        "datetime.iso8601" | "datetime" => {
-            let text = content();
-            datetime::parse(&text).map(Value::DateTime).ok_or_else(|| {
+        "string" => Ok(Value::from(content)),
+        "double" | "float" => parse_double(&content).map(Value::Double),
+        "datetime.iso8601" | "datetime" => datetime::parse(&content)
+            .map(Value::DateTime)
+            .ok_or_else(|| {
                 bad_value(format!(
                     "'{}' is not a valid dateTime.iso8601",
-                    truncate(&text)
+                    truncate(&content)
                 ))
-            })
-        }
-        "base64" => decode_base64(&content()).map(Value::Base64),
+            }),
+        "base64" => decode_base64(&content).map(Value::Base64),
         "nil" | "null" => Ok(Value::Nil),
-        "struct" => decode_struct(typed, depth).map(Value::Struct),
-        "array" => decode_array(typed, depth).map(Value::Array),
-        "serializable" | "dom" => Err(invalid(format!(
-            "<{tag}> values are refused: they are never deserialized"
-        ))),
         other => Err(invalid(format!("unknown value type <{}>", truncate(other)))),
     }
 }
