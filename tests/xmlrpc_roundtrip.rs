@@ -186,3 +186,74 @@ proptest! {
         );
     }
 }
+
+/// Pieces of XML-RPC markup and text that a token soup is made of.
+const TOKENS: &[&str] = &[
+    "<value>",
+    "</value>",
+    "<string>",
+    "</string>",
+    "<int>",
+    "</int>",
+    "<i4>",
+    "</i4>",
+    "<i8>",
+    "</i8>",
+    "<boolean>",
+    "</boolean>",
+    "<double>",
+    "</double>",
+    "<dateTime.iso8601>",
+    "</dateTime.iso8601>",
+    "<base64>",
+    "</base64>",
+    "<nil/>",
+    "<struct>",
+    "</struct>",
+    "<member>",
+    "</member>",
+    "<name>",
+    "</name>",
+    "<array>",
+    "</array>",
+    "<data>",
+    "</data>",
+    "<param>",
+    "</param>",
+    "1",
+    "-7",
+    "x",
+    "true",
+    "20240102T03:04:05",
+    "aGVsbG8=",
+    "1.5",
+    " ",
+    "\n",
+    "&lt;",
+    "&#65;",
+    "é",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1024))]
+
+    /// Any soup of XML-RPC tokens inside a call decodes to the same call or the same
+    /// fault through both decoders.
+    #[test]
+    fn both_decoders_agree_on_token_soup(
+        tokens in proptest::collection::vec(prop::sample::select(TOKENS), 0..24),
+        declared in any::<bool>(),
+    ) {
+        let limits = XmlLimits::default();
+        let text = format!(
+            "{}<methodCall><methodName>m.x</methodName><params><param>{}</param></params></methodCall>",
+            if declared { "<?xml version=\"1.0\"?>\n" } else { "" },
+            tokens.concat()
+        );
+        prop_assert_eq!(
+            xmlrpc::decode_call(text.as_bytes(), &limits),
+            xmlrpc::decode_call_via_document(text.as_bytes(), &limits),
+            "{:?}", text
+        );
+    }
+}
