@@ -142,7 +142,7 @@ impl Reader<'_> {
         if !matches {
             return None;
         }
-        self.depth -= 1;
+        self.depth = self.depth.saturating_sub(1);
         self.at += tag.len() + 3;
         Some(())
     }
