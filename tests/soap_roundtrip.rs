@@ -1,5 +1,6 @@
-//! Property test: any value the model can hold survives a SOAP rpc/encoded response and
-//! comes back unchanged when that envelope is decoded as a request, in SOAP 1.1 and 1.2.
+//! Property tests: any value the model can hold survives a SOAP rpc/encoded response and
+//! comes back unchanged when that envelope is decoded as a request, in SOAP 1.1 and 1.2;
+//! a written result's response is, byte for byte, its tree's in both versions and styles.
 
 use chrono::{DateTime, NaiveDateTime};
 use groupware::codec::XmlLimits;

@@ -1,4 +1,6 @@
-//! Property test: any value the model can hold survives encode → decode unchanged.
+//! Property tests: any value the model can hold survives encode → decode unchanged; a
+//! written result's response is its tree's; and the plain request decoder and the
+//! document decoder agree on every request, damaged or not.
 
 use chrono::{DateTime, NaiveDateTime};
 use groupware::codec::{XmlLimits, xmlrpc};
