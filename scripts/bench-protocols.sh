@@ -23,27 +23,16 @@ CONTACTS=${CONTACTS:-100}
 SERVER_CPU=${SERVER_CPU:-0}
 PG_URL=${PG_URL:-postgres://postgres@127.0.0.1:5432/test}
 export PGOPTIONS="-c client_min_messages=warning"
-for tool in taskset python3; do
-    command -v "$tool" >/dev/null || { echo "$tool is missing" >&2; exit 1; }
-done
+# free_port, wait_port, fresh_database, vacuum_schema, require, cleanup_single_server
+source scripts/lib.sh
+require taskset python3
 
 cargo build --release --quiet --bin groupware
 BIN=${GROUPWARE_BIN:-$PWD/target/release/groupware}
 WORK=$(mktemp -d)
 SCHEMA=""
 SERVER_PID=""
-cleanup() {
-    [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
-    wait 2>/dev/null || true
-    if [ -n "$SCHEMA" ]; then
-        psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true
-    fi
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-# free_port, wait_port, fresh_database, vacuum_schema
-source scripts/lib.sh
+trap cleanup_single_server EXIT
 
 PASSWORD=bench-password-1
 fresh_database "$BACKEND" protocols

@@ -1,5 +1,5 @@
 # Shell helpers the benchmark scripts source (bench-http.sh, load-test.sh,
-# callgrind-server.sh).
+# callgrind-server.sh, bench-protocols.sh).
 
 # free_port -> a TCP port nothing listens on at 127.0.0.1 right now
 free_port() {
@@ -44,4 +44,22 @@ vacuum_schema() {
     local tables
     tables=$(psql -Atq "$PG_URL" -c "SELECT string_agg(format('%I.%I', schemaname, tablename), ', ') FROM pg_tables WHERE schemaname = '$SCHEMA'")
     psql -q "$PG_URL" -c "VACUUM ANALYZE $tables" >/dev/null
+}
+
+# require TOOL...: exits with a message when one of the tools is missing
+require() {
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null || { echo "$tool is missing" >&2; exit 1; }
+    done
+}
+
+# cleanup_single_server: the EXIT trap of a script that runs one server at a time: stops
+# $SERVER_PID, drops $SCHEMA (PostgreSQL) and removes $WORK unless KEEP=1
+cleanup_single_server() {
+    if [ -n "${SERVER_PID:-}" ]; then kill "$SERVER_PID" 2>/dev/null || true; fi
+    wait 2>/dev/null || true
+    if [ -n "${SCHEMA:-}" ]; then
+        psql -q "$PG_URL" -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true
+    fi
+    [ "${KEEP:-0}" = 1 ] || rm -rf "$WORK"
 }

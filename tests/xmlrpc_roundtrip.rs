@@ -67,13 +67,7 @@ fn value() -> impl Strategy<Value = Value> {
 }
 
 fn round_trip(value: &Value) -> Value {
-    let response = xmlrpc::encode_response(value).expect("encodable");
-    let body = response
-        .replace(
-            "<methodResponse><params>",
-            "<methodCall><methodName>echo</methodName><params>",
-        )
-        .replace("</params></methodResponse>", "</params></methodCall>");
+    let body = request(value, false);
     let call = xmlrpc::decode_call(body.as_bytes(), &XmlLimits::default()).expect("decodable");
     call.params.into_iter().next().expect("one param")
 }
