@@ -391,7 +391,9 @@ impl SoapSink<'_> {
         }
     }
 
-    fn end_container(&mut self) {
+    /// Closes the open container, which must be an array when `array` is set and a
+    /// struct otherwise (anything else gives up).
+    fn end_container(&mut self, array: bool) {
         if self.gave_up {
             return;
         }
@@ -399,6 +401,10 @@ impl SoapSink<'_> {
             self.give_up();
             return;
         };
+        if matches!(frame.kind, Kind::Array { .. }) != array {
+            self.give_up();
+            return;
+        }
         match frame.kind {
             Kind::Array {
                 announced,
@@ -462,16 +468,7 @@ impl ValueSink for SoapSink<'_> {
     }
 
     fn end_array(&mut self) {
-        if !matches!(
-            self.frames.last(),
-            Some(Frame {
-                kind: Kind::Array { .. },
-                ..
-            })
-        ) {
-            self.give_up();
-        }
-        self.end_container();
+        self.end_container(true);
     }
 
     fn begin_struct(&mut self, _len: usize) {
@@ -489,16 +486,7 @@ impl ValueSink for SoapSink<'_> {
     }
 
     fn end_struct(&mut self) {
-        if !matches!(
-            self.frames.last(),
-            Some(Frame {
-                kind: Kind::Struct { .. },
-                ..
-            })
-        ) {
-            self.give_up();
-        }
-        self.end_container();
+        self.end_container(false);
     }
 
     fn member(&mut self, name: &str) {
